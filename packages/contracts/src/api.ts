@@ -1,0 +1,151 @@
+/** Request and response shapes of the HTTP API (/v1). openapi.yaml is generated from these. */
+import { Type, type Static } from '@sinclair/typebox';
+import { Closed, Id, Nullable, Timestamp } from './common.ts';
+import { EngineSettings, LayerName, Objective } from './engine-spec.ts';
+
+// ---- jobs ----
+export const JobRequest = Closed({
+  model: Id,
+  objective: Objective,
+  ...EngineSettings,
+}, { title: 'JobRequest' });
+export type JobRequest = Static<typeof JobRequest>;
+
+export const JobStatus = Type.Union(['queued', 'running', 'succeeded', 'failed', 'canceled'].map((s) => Type.Literal(s)), { title: 'JobStatus' });
+export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled';
+export const JOB_STATUSES: JobStatus[] = ['queued', 'running', 'succeeded', 'failed', 'canceled'];
+
+export const StoredObject = Type.Object({
+  key: Type.String({ description: 'The object\'s key in storage.' }),
+  url: Type.String({ description: 'A URL the client can GET: presigned for S3, a route of this API for local storage.' }),
+});
+export const ImageRef = Type.Object({
+  ...StoredObject.properties,
+  width: Type.Integer(),
+  height: Type.Integer(),
+  index: Type.Integer({ description: 'Position in the batch.' }),
+});
+export const JobResult = Type.Object({
+  images: Type.Array(ImageRef),
+  metadata: StoredObject,
+  metrics: Type.Record(Type.String(), Type.Unknown(), { description: 'Final objective value and image statistics; see metadata for the per-step trace.' }),
+});
+export const Progress = Type.Object({
+  step: Type.Integer(),
+  steps: Type.Integer(),
+  objective: Nullable(Type.Number()),
+});
+export const JobView = Type.Object({
+  id: Type.String(),
+  status: JobStatus,
+  model: Type.String(),
+  objective: Objective,
+  spec: Type.Record(Type.String(), Type.Unknown(), { description: 'The request with every default filled in, as the worker ran it.' }),
+  sweepId: Nullable(Type.String()),
+  progress: Progress,
+  attempts: Type.Integer({ description: 'Attempts made so far (transient failures are retried with backoff).' }),
+  createdAt: Timestamp,
+  startedAt: Nullable(Timestamp),
+  finishedAt: Nullable(Timestamp),
+  result: Nullable(JobResult),
+  error: Nullable(Type.Object({ message: Type.String() })),
+}, { title: 'Job' });
+export type JobView = Static<typeof JobView>;
+
+export const JobList = Type.Object({
+  jobs: Type.Array(JobView),
+  nextCursor: Nullable(Type.String({ description: 'Pass as ?cursor= to get the next page; null on the last page.' })),
+}, { title: 'JobList' });
+
+export const JobListQuery = Closed({
+  status: Type.Optional(JobStatus),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })),
+  cursor: Type.Optional(Type.String({ maxLength: 200 })),
+});
+
+// ---- sweeps ----
+export const ChannelRange = Closed({
+  start: Type.Integer({ minimum: 0 }),
+  end: Type.Integer({ minimum: 1, description: 'Exclusive.' }),
+});
+export const SweepRequest = Closed({
+  model: Id,
+  layer: LayerName,
+  channels: Type.Union([Type.Literal('all'), ChannelRange], { description: '"all" or { start, end } with end exclusive; bounded by MAX_SWEEP_CHANNELS.' }),
+  ...EngineSettings,
+}, { title: 'SweepRequest' });
+export type SweepRequest = Static<typeof SweepRequest>;
+
+export const SweepCounts = Type.Object(Object.fromEntries(JOB_STATUSES.map((s) => [s, Type.Integer()])) as Record<JobStatus, ReturnType<typeof Type.Integer>>);
+export const SweepView = Type.Object({
+  id: Type.String(),
+  status: Type.Union(['queued', 'running', 'succeeded', 'failed', 'canceled'].map((s) => Type.Literal(s)), { description: 'queued until a unit starts; running while any unit is queued or running; then succeeded when all succeeded, failed when any failed, canceled when any was canceled and none failed.' }),
+  model: Type.String(),
+  layer: Type.String(),
+  channels: Type.Object({ start: Type.Integer(), end: Type.Integer() }),
+  total: Type.Integer(),
+  counts: SweepCounts,
+  createdAt: Timestamp,
+  manifest: Nullable(StoredObject),
+  jobs: Type.Array(JobView),
+  nextCursor: Nullable(Type.String()),
+}, { title: 'Sweep' });
+export type SweepView = Static<typeof SweepView>;
+export const SweepQuery = Closed({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+  cursor: Type.Optional(Type.String({ maxLength: 200 })),
+});
+
+// ---- models ----
+export const InputRange = Closed({ range: Type.Tuple([Type.Number(), Type.Number()]) });
+export const InputNormalization = Closed({
+  mean: Type.Array(Type.Number(), { minItems: 1, maxItems: 3 }),
+  std: Type.Array(Type.Number({ exclusiveMinimum: 0 }), { minItems: 1, maxItems: 3 }),
+});
+export const ModelMetadata = Closed({
+  id: Type.Optional(Id),
+  name: Type.Optional(Type.String({ maxLength: 200 })),
+  input: Type.Optional(Type.Union([InputRange, InputNormalization])),
+  labels: Type.Optional(Type.Array(Type.String({ maxLength: 128 }), { maxItems: 100000 })),
+}, { title: 'ModelMetadata' });
+export type ModelMetadata = Static<typeof ModelMetadata>;
+
+export const LayerInfo = Type.Object({
+  name: Type.String(),
+  shape: Type.Array(Nullable(Type.Integer()), { description: 'Output shape without the batch dimension; null where the size follows the input.' }),
+  channels: Type.Integer(),
+  className: Type.Optional(Type.String({ description: 'Layer class (LayersModel) or op (GraphModel).' })),
+});
+export type LayerInfo = Static<typeof LayerInfo>;
+export const ModelView = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  format: Type.Union([Type.Literal('layers'), Type.Literal('graph')]),
+  hash: Type.String({ description: 'sha256 of model.json and the weights.' }),
+  bundled: Type.Boolean(),
+  input: Type.Object({
+    shape: Type.Array(Nullable(Type.Integer()), { description: '[height, width, channels]; null where any size is accepted.' }),
+    channels: Type.Integer(),
+    defaultSizePx: Type.Integer(),
+    range: Type.Optional(Type.Tuple([Type.Number(), Type.Number()])),
+    mean: Type.Optional(Type.Array(Type.Number())),
+    std: Type.Optional(Type.Array(Type.Number())),
+  }),
+  output: Type.Object({ layer: Type.String(), classes: Type.Integer(), logitsLayer: Nullable(Type.String()) }),
+  labels: Nullable(Type.Array(Type.String())),
+  layers: Type.Array(LayerInfo),
+  createdAt: Timestamp,
+}, { title: 'Model' });
+export type ModelView = Static<typeof ModelView>;
+export const ModelList = Type.Object({ models: Type.Array(ModelView) }, { title: 'ModelList' });
+
+// ---- errors (RFC 9457) ----
+export const Problem = Type.Object({
+  type: Type.String(),
+  title: Type.String(),
+  status: Type.Integer(),
+  detail: Type.String({ description: 'What was wrong, naming the field.' }),
+  instance: Type.Optional(Type.String()),
+  field: Type.Optional(Type.String({ description: 'The offending field as a dotted path, where one is to blame.' })),
+}, { title: 'Problem' });
+export type Problem = Static<typeof Problem>;

@@ -1,0 +1,3 @@
+export * from './common.ts';
+export * from './engine-spec.ts';
+export * from './api.ts';

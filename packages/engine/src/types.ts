@@ -1,0 +1,66 @@
+/**
+ * The engine's public surface. The engine knows nothing of HTTP, Redis or S3: it takes model files,
+ * a resolved spec and a seed, and returns images, metrics and a trace.
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+import type { ModelView, JobRequest } from '@featurevis/contracts';
+
+/** Where a model's files come from (bundled folder, storage, an upload): model.json and its weight paths. */
+export interface ModelFiles {
+  /** Parsed model.json. */
+  modelJson: unknown;
+  /** Reads a weight file by the path its weights manifest gives. */
+  readWeights(path: string): Promise<Uint8Array>;
+}
+
+/** What the engine needs of a loaded model: activations of named layers for a batch of images. */
+export interface LoadedModel {
+  id: string;
+  hash: string;
+  info: ModelView;
+  /**
+   * Runs the model on `images` (NHWC, RGB in [0,1]; mapped inside to the model's own input range,
+   * channel count and mean/std) and returns the named layers' outputs. Call inside tf.tidy / a gradient
+   * function; the returned tensors belong to the caller's scope.
+   */
+  activations(images: tf.Tensor4D, layers: string[]): tf.Tensor[];
+  dispose(): void;
+}
+
+/** A visualization request as the worker hands it to the engine: the API's request with the seed set. */
+export type VisualizationSpec = JobRequest & { seed: number };
+
+export interface StepProgress { step: number; steps: number; objective: number }
+
+export interface VisualizeOptions {
+  /** Called every `progressEverySteps` steps and after the last. */
+  onProgress?: (progress: StepProgress) => void;
+  progressEverySteps?: number;
+  /** Checked between steps; when it returns true the run stops with a CanceledError. */
+  isCanceled?: () => boolean;
+}
+
+export interface EncodedImage { index: number; width: number; height: number; png: Uint8Array }
+
+export interface VisualizationOutput {
+  images: EncodedImage[];
+  /** Intermediate images at the requested snapshot steps. */
+  snapshots: Array<EncodedImage & { step: number }>;
+  /** The objective's value (batch mean) at every step. */
+  trace: number[];
+  /** Final objective value, class probability, total variation, high-frequency energy, ... */
+  metrics: Record<string, unknown>;
+  /** The settings actually used: the spec with every default and preset expanded. */
+  settings: Record<string, unknown>;
+  backend: string;
+  timings: { totalMs: number; meanStepMs: number; stepsPerSecond: number };
+}
+
+export class CanceledError extends Error {
+  constructor(message = 'canceled') { super(message); this.name = 'CanceledError'; }
+}
+
+/** A request that can never succeed (unknown layer, channel out of range, ...): not retried. */
+export class InvalidSpecError extends Error {
+  constructor(message: string, readonly field?: string) { super(message); this.name = 'InvalidSpecError'; }
+}
