@@ -1,53 +1,398 @@
 /**
  * The engine's settings as the public contract sees them: objectives, parameterisations, priors,
- * transforms, optimiser and presets. Pure data (TypeBox schemas, defaults, presets): the API validates
- * with it, openapi.yaml is generated from it, and the engine (packages/engine) implements every name
- * listed here — a test asserts that the engine's registries and these schemas name the same things.
+ * transforms, initialisations, optimiser, metrics and presets. Pure data (TypeBox schemas, defaults,
+ * presets and a pure function that fills them in): the API validates with it, openapi.yaml is
+ * generated from it, and the engine (packages/engine) implements every name listed here — a test
+ * (packages/engine/test/registry.test.ts) asserts that the engine's registries and these schemas name
+ * the same things.
+ *
+ * Each family is declared as a record `{ requestName: schema }`; the union the request accepts and the
+ * list of names both come from that record, so a unit is added in one place.
+ *
+ * How the engine consumes each family (the registries in packages/engine/src/<room>/index.ts are
+ * `Record<name, factory>`, and every factory receives its request object with defaults filled in):
+ *   objectives[type](spec, context)          → Objective        (src/objectives)
+ *   parameterizations[type](spec, context)   → Parameterization (src/parameterizations; `init` in context)
+ *   priors[type](spec, context)              → { penalty?: Penalty (unweighted; the loop multiplies by `weight`), hook?: StepHook }
+ *   transforms[type](spec, context)          → Transform
+ *   metrics[name](context)                   → number | null
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TSchema, type TObject, type TLiteral } from '@sinclair/typebox';
 import { Closed } from './common.ts';
 
 export const LayerName = Type.String({ minLength: 1, maxLength: 256, description: 'A layer (LayersModel) or node (GraphModel) name as GET /v1/models/{id} lists it.' });
 export const ClassRef = Type.Union([Type.Integer({ minimum: 0 }), Type.String({ minLength: 1, maxLength: 128 })], { description: 'A class index or one of the model\'s labels.' });
+const ChannelIndex = Type.Integer({ minimum: 0, description: 'A channel (feature map) of the layer, from 0.' });
+const Fraction = (description: string) => Type.Number({ minimum: 0, maximum: 1, description });
 
-export const ClassObjective = Closed({
-  type: Type.Literal('class'),
-  class: ClassRef,
-}, { title: 'ClassObjective', description: 'The pre-softmax logit of a class.' });
+/** A union of the record's schemas, tagged by their `type` literal (OpenAPI's discriminator). */
+const unionOf = <T extends TSchema>(schemas: Record<string, T>, options: object) =>
+  Type.Union(Object.values(schemas), { discriminator: { propertyName: 'type' }, ...options } as object);
 
-export const ChannelObjective = Closed({
-  type: Type.Literal('channel'),
-  layer: LayerName,
-  channel: Type.Integer({ minimum: 0 }),
-}, { title: 'ChannelObjective', description: 'The spatial mean of one channel of a layer.' });
+// ---- objectives (Lucid's objectives.py: small functions of activations that compose) ----
 
-export const Objective = Type.Union([ClassObjective, ChannelObjective], { discriminator: { propertyName: 'type' } } as object);
+/** Objectives that read one thing of the model; the composites below combine them. */
+export const LeafObjectiveSchemas = {
+  neuron: Closed({
+    type: Type.Literal('neuron'),
+    layer: LayerName,
+    channel: ChannelIndex,
+    x: Type.Optional(Type.Integer({ minimum: 0, description: 'Column in the layer\'s spatial grid; the centre when absent.' })),
+    y: Type.Optional(Type.Integer({ minimum: 0, description: 'Row in the layer\'s spatial grid; the centre when absent.' })),
+  }, { title: 'NeuronObjective', description: 'One channel of a layer at one spatial position (the centre by default).' }),
+  channel: Closed({
+    type: Type.Literal('channel'),
+    layer: LayerName,
+    channel: ChannelIndex,
+  }, { title: 'ChannelObjective', description: 'The spatial mean of one channel of a layer.' }),
+  layer: Closed({
+    type: Type.Literal('layer'),
+    layer: LayerName,
+  }, { title: 'LayerObjective', description: 'DeepDream (Mordvintsev et al. 2015): the mean square of a whole layer\'s activations.' }),
+  class: Closed({
+    type: Type.Literal('class'),
+    class: ClassRef,
+  }, { title: 'ClassObjective', description: 'The pre-softmax logit of a class (Simonyan et al. 2014: the softmax can be raised by lowering other classes).' }),
+  direction: Closed({
+    type: Type.Literal('direction'),
+    layer: LayerName,
+    vector: Type.Array(Type.Number(), { minItems: 1, maxItems: 65536, description: 'One weight per channel of the layer.' }),
+  }, { title: 'DirectionObjective', description: 'The spatial mean of the dot product of the layer\'s activations with a vector in its channel space (Olah et al. 2017, "directions").' }),
+  region: Closed({
+    type: Type.Literal('region'),
+    layer: LayerName,
+    channel: ChannelIndex,
+    region: Closed({
+      x: Fraction('Left edge as a fraction of the layer\'s width.'),
+      y: Fraction('Top edge as a fraction of the layer\'s height.'),
+      width: Type.Number({ exclusiveMinimum: 0, maximum: 1, description: 'Width as a fraction of the layer\'s width.' }),
+      height: Type.Number({ exclusiveMinimum: 0, maximum: 1, description: 'Height as a fraction of the layer\'s height.' }),
+    }),
+  }, { title: 'RegionObjective', description: 'The mean of one channel inside a rectangle of the layer (spatial control, Nguyen et al. 2016); sum several for different targets in different regions.' }),
+  diversity: Closed({
+    type: Type.Literal('diversity'),
+    layer: LayerName,
+  }, { title: 'DiversityObjective', description: 'Lucid\'s diversity term: minus the mean cosine similarity of each batch item\'s Gram matrix at a layer to the other items\'. Add it with a weight to another objective.' }),
+} satisfies Record<string, TObject<{ type: TLiteral<string> } & Record<string, TSchema>>>;
+
+/** The id under which the recursive objective schema refers to itself ($ref). */
+export const OBJECTIVE_SCHEMA_ID = 'Objective';
+
+/**
+ * The request's `objective`: the leaves above, composed by `sum` (weighted: add, subtract and scale),
+ * `negate` (what a unit most dislikes) and `interpolate` (from one objective to another across the
+ * batch, Lucid's channel_interpolate), and lists: a list gives one objective per batch item, so one
+ * optimisation serves many units (the batch size is the list's length). A list may appear inside a
+ * composite too, e.g. `sum` of a per-item list of channels and a `diversity` term.
+ *
+ * Recursive (one `$id`, referred to by `$ref: "Objective"`), so composites nest. Keep one copy of
+ * this schema per validated document: JSON Schema validators reject two subschemas with one `$id`.
+ */
+export const Objective = Type.Recursive((This) => {
+  const composites = {
+    sum: Closed({
+      type: Type.Literal('sum'),
+      terms: Type.Array(Closed({
+        objective: This,
+        weight: Type.Optional(Type.Number({ default: 1, description: 'Multiplies the term; negative to subtract.' })),
+      }), { minItems: 1, maxItems: 32 }),
+    }, { title: 'SumObjective', description: 'A weighted sum of objectives.' }),
+    negate: Closed({
+      type: Type.Literal('negate'),
+      objective: This,
+    }, { title: 'NegateObjective', description: 'Minus an objective: the image the unit most dislikes.' }),
+    interpolate: Closed({
+      type: Type.Literal('interpolate'),
+      from: This,
+      to: This,
+    }, { title: 'InterpolateObjective', description: 'Batch item i of n maximises (1 - t)·from + t·to with t = i/(n - 1): a walk between two objectives.' }),
+  };
+  return Type.Union([
+    ...Object.values(LeafObjectiveSchemas),
+    ...Object.values(composites),
+    Type.Array(This, { minItems: 1, maxItems: 1024, description: 'One objective per batch item.' }),
+  ]);
+}, { $id: OBJECTIVE_SCHEMA_ID, title: OBJECTIVE_SCHEMA_ID });
 export type Objective = Static<typeof Objective>;
+/** One objective that is not a per-item list. */
+export type ObjectiveTerm = Exclude<Objective, unknown[]>;
+
+/** Every objective type the request accepts (the engine's `objectives` registry must list the same). */
+export const OBJECTIVE_TYPES = [...Object.keys(LeafObjectiveSchemas), 'sum', 'negate', 'interpolate'] as const;
+
+export type ClassObjective = Static<typeof LeafObjectiveSchemas.class>;
+export type ChannelObjective = Static<typeof LeafObjectiveSchemas.channel>;
+export const ClassObjective = LeafObjectiveSchemas.class;
+export const ChannelObjective = LeafObjectiveSchemas.channel;
+
+// ---- parameterisations (Mordvintsev et al. 2018, "Differentiable Image Parameterizations") ----
+
+const ParameterizationCommon = {
+  decorrelate: Type.Optional(Type.Union([
+    Type.Boolean(),
+    Closed({ matrix: Type.Array(Type.Array(Type.Number(), { minItems: 3, maxItems: 3 }), { minItems: 3, maxItems: 3, description: 'Square root of the colour covariance (rows: RGB), e.g. computed from an image set.' }) }),
+  ], { default: false, description: 'Optimise in a decorrelated colour space (Olah et al. 2017): true uses the fixed ImageNet matrix, { matrix } a given one.' })),
+  range: Type.Optional(Type.Union([Type.Literal('sigmoid'), Type.Literal('clip')], { default: 'clip', description: 'How unbounded values become pixels in [0,1]: a sigmoid, or clipping.' })),
+};
+export const ParameterizationSchemas = {
+  pixel: Closed({ type: Type.Literal('pixel'), ...ParameterizationCommon }, { title: 'PixelParameterization', description: 'One variable per pixel and colour.' }),
+  fourier: Closed({
+    type: Type.Literal('fourier'),
+    decayPower: Type.Optional(Type.Number({ minimum: 0, maximum: 4, default: 1, description: 'Spectrum scaled by 1/f^decayPower so every frequency learns at the same rate.' })),
+    ...ParameterizationCommon,
+  }, { title: 'FourierParameterization', description: 'Variables are the image\'s 2D Fourier coefficients, scaled by 1/f (Olah et al. 2017).' }),
+  laplacian: Closed({
+    type: Type.Literal('laplacian'),
+    levels: Type.Optional(Type.Integer({ minimum: 1, maximum: 8, default: 4, description: 'Pyramid levels, each half the previous resolution.' })),
+    ...ParameterizationCommon,
+  }, { title: 'LaplacianParameterization', description: 'A sum of upsampled images at halving resolutions (a Laplacian pyramid).' }),
+  cppn: Closed({
+    type: Type.Literal('cppn'),
+    hiddenLayers: Type.Optional(Type.Integer({ minimum: 1, maximum: 16, default: 8 })),
+    hiddenChannels: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, default: 24 })),
+  }, { title: 'CppnParameterization', description: 'A compositional pattern-producing network of (x, y) whose weights are the variables (Mordvintsev et al. 2018).' }),
+};
+export const PARAMETERIZATION_TYPES = Object.keys(ParameterizationSchemas) as Array<keyof typeof ParameterizationSchemas>;
+export const Parameterization = unionOf(ParameterizationSchemas, { description: 'How the image is represented by trainable variables.' });
+export type Parameterization = Static<typeof Parameterization>;
+
+// ---- initialisation ----
+
+export const InitSchemas = {
+  noise: Closed({ type: Type.Literal('noise'), std: Type.Optional(Type.Number({ minimum: 0, maximum: 1, default: 0.01, description: 'Standard deviation of the Gaussian noise, in the parameterisation\'s units.' })) }, { title: 'NoiseInit' }),
+  constant: Closed({ type: Type.Literal('constant'), value: Type.Optional(Type.Number({ minimum: 0, maximum: 1, default: 0.5, description: 'Grey level in [0,1].' })) }, { title: 'ConstantInit' }),
+  mean: Closed({ type: Type.Literal('mean') }, { title: 'MeanInit', description: 'The model\'s input mean (from its normalisation), grey when unknown.' }),
+  image: Closed({ type: Type.Literal('image'), png: Type.String({ maxLength: 4_000_000, contentEncoding: 'base64', description: 'A base64 PNG, resized to the image size.' }) }, { title: 'ImageInit' }),
+};
+export const INIT_TYPES = Object.keys(InitSchemas) as Array<keyof typeof InitSchemas>;
+export const Init = unionOf(InitSchemas, { description: 'The starting image.' });
+export type Init = Static<typeof Init>;
+
+// ---- priors: penalties subtracted from the objective and operations between steps ----
+
+const Weight = (defaultWeight: number) => Type.Optional(Type.Number({ minimum: 0, default: defaultWeight, description: 'Multiplies the penalty before it is subtracted from the objective.' }));
+export const PriorSchemas = {
+  l2: Closed({ type: Type.Literal('l2'), weight: Weight(0.01) }, { title: 'L2Prior', description: 'Mean square of the centred pixels (Simonyan et al. 2014).' }),
+  l1: Closed({ type: Type.Literal('l1'), weight: Weight(0.01) }, { title: 'L1Prior', description: 'Mean absolute value of the centred pixels.' }),
+  totalVariation: Closed({
+    type: Type.Literal('totalVariation'),
+    weight: Weight(0.05),
+    beta: Type.Optional(Type.Number({ minimum: 1, maximum: 4, default: 2, description: 'Exponent of the gradient norm (Mahendran & Vedaldi 2015: beta = 2).' })),
+  }, { title: 'TotalVariationPrior', description: 'Penalises differences between neighbouring pixels.' }),
+  blur: Closed({
+    type: Type.Literal('blur'),
+    sigmaPx: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 8, default: 0.5, description: 'Gaussian standard deviation in pixels.' })),
+    everySteps: Type.Optional(Type.Integer({ minimum: 1, default: 4, description: 'Blur after every k-th step (Yosinski et al. 2015).' })),
+  }, { title: 'BlurPrior', description: 'Gaussian blur of the image between steps.' }),
+  clipNorm: Closed({
+    type: Type.Literal('clipNorm'),
+    percentile: Type.Optional(Type.Number({ minimum: 0, maximum: 100, default: 20, description: 'Pixels whose colour norm is below this percentile are set to grey.' })),
+  }, { title: 'ClipNormPrior', description: 'Yosinski et al. 2015: zero out pixels with small norm.' }),
+  clipContribution: Closed({
+    type: Type.Literal('clipContribution'),
+    percentile: Type.Optional(Type.Number({ minimum: 0, maximum: 100, default: 20, description: 'Pixels whose contribution (|x · gradient| summed over colour) is below this percentile are set to grey.' })),
+  }, { title: 'ClipContributionPrior', description: 'Yosinski et al. 2015: zero out pixels that contribute little to the activation.' }),
+  centreBias: Closed({ type: Type.Literal('centreBias'), weight: Weight(0.1) }, { title: 'CentreBiasPrior', description: 'Penalises energy away from the image centre so the object is drawn once, centred (Nguyen et al. 2016).' }),
+};
+export const PRIOR_TYPES = Object.keys(PriorSchemas) as Array<keyof typeof PriorSchemas>;
+export const Prior = unionOf(PriorSchemas, { description: 'A penalty or an operation between steps.' });
+export type Prior = Static<typeof Prior>;
+
+// ---- transforms: random, differentiable augmentations (Mordvintsev et al. 2015; Olah et al. 2017) ----
+
+export const TransformSchemas = {
+  jitter: Closed({ type: Type.Literal('jitter'), px: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, default: 2, description: 'Largest random shift in pixels.' })) }, { title: 'JitterTransform' }),
+  pad: Closed({
+    type: Type.Literal('pad'),
+    px: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, default: 4 })),
+    value: Type.Optional(Type.Number({ minimum: 0, maximum: 1, default: 0.5, description: 'Grey level of the border.' })),
+  }, { title: 'PadTransform' }),
+  scale: Closed({ type: Type.Literal('scale'), factors: Type.Optional(Type.Array(Type.Number({ minimum: 0.25, maximum: 4 }), { minItems: 1, maxItems: 64, default: [0.95, 0.975, 1, 1.025, 1.05], description: 'One is drawn per step.' })) }, { title: 'ScaleTransform' }),
+  rotate: Closed({ type: Type.Literal('rotate'), degrees: Type.Optional(Type.Array(Type.Number({ minimum: -180, maximum: 180 }), { minItems: 1, maxItems: 361, default: [-5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5], description: 'One angle is drawn per step.' })) }, { title: 'RotateTransform' }),
+};
+export const TRANSFORM_TYPES = Object.keys(TransformSchemas) as Array<keyof typeof TransformSchemas>;
+export const Transform = unionOf(TransformSchemas, { description: 'A random augmentation applied, in list order, before the model sees the image.' });
+export type Transform = Static<typeof Transform>;
+
+// ---- metrics computed on every result ----
+
+export const METRIC_NAMES = ['objective', 'classProbability', 'totalVariation', 'highFrequencyEnergy'] as const;
+export type MetricName = typeof METRIC_NAMES[number];
+
+// ---- optimiser ----
 
 export const Optimizer = Closed({
   type: Type.Union([Type.Literal('adam'), Type.Literal('sgd')], { default: 'adam' }),
   learningRate: Type.Number({ exclusiveMinimum: 0, maximum: 100, default: 0.05 }),
   momentum: Type.Number({ minimum: 0, maximum: 0.999, default: 0.9, description: 'SGD momentum.' }),
+  normalizeGradients: Type.Boolean({ default: false, description: 'Divide each batch item\'s gradient by its root mean square, so the step size does not depend on the objective\'s scale.' }),
 }, { description: 'How pixels (or the parameterisation\'s variables) are updated.' });
 export type Optimizer = Static<typeof Optimizer>;
 
-export const Method = Type.Union([
-  Type.Literal('naive'),
-], { description: 'A preset of parameterisation, priors and transforms.' });
-export type Method = Static<typeof Method>;
+// ---- presets ----
+
+export const METHODS = ['naive', 'simonyan', 'yosinski', 'mahendran', 'lucid'] as const;
+export const Method = Type.Union(METHODS.map((m) => Type.Literal(m)), { description: 'A preset of parameterisation, priors and transforms; explicit settings override it.' });
+export type Method = typeof METHODS[number];
 
 /** Settings every visualization shares, whether one job or a sweep. */
 export const EngineSettings = {
   method: Type.Optional(Method),
   steps: Type.Optional(Type.Integer({ minimum: 1, description: 'Optimisation steps; bounded by the server\'s MAX_STEPS.' })),
   image: Type.Optional(Closed({
-    size: Type.Optional(Type.Integer({ minimum: 8, description: 'Width and height in pixels; bounded by MAX_IMAGE_SIZE_PX.' })),
-    batch: Type.Optional(Type.Integer({ minimum: 1, description: 'Images optimised together; bounded by MAX_BATCH.' })),
+    size: Type.Optional(Type.Integer({ minimum: 8, description: 'Width and height in pixels; bounded by MAX_IMAGE_SIZE_PX. The model\'s default input size when absent.' })),
+    batch: Type.Optional(Type.Integer({ minimum: 1, description: 'Images optimised together; bounded by MAX_BATCH. The objective list\'s length when it is a list, else 1.' })),
   })),
   seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295, description: 'Random seed; the same seed on the same backend gives byte-identical images. Chosen by the server when absent.' })),
   optimizer: Type.Optional(Type.Partial(Optimizer)),
+  parameterization: Type.Optional(Parameterization),
+  init: Type.Optional(Init),
+  priors: Type.Optional(Type.Array(Prior, { maxItems: 16, description: 'Replaces the preset\'s priors.' })),
+  transforms: Type.Optional(Type.Array(Transform, { maxItems: 16, description: 'Replaces the preset\'s transforms; applied in order.' })),
+  reluGradientOverrideSteps: Type.Optional(Type.Integer({ minimum: 0, description: 'For this many first steps, a ReLU whose gradient is zero for a whole batch item passes the gradient through where it would raise a negative input (Lucid\'s redirected ReLU gradient): units behind dead ReLUs get a signal instead of a grey image.' })),
+  snapshots: Type.Optional(Type.Array(Type.Integer({ minimum: 1 }), { maxItems: 64, description: 'Steps after which the intermediate images are kept too.' })),
 };
 
 export const DEFAULT_STEPS = 128;
 export const DEFAULT_BATCH = 1;
 export const DEFAULT_METHOD: Method = 'naive';
+export const DEFAULT_RELU_GRADIENT_OVERRIDE_STEPS = 16;
+
+/** What a preset fixes; everything else takes the general defaults. */
+export interface Preset {
+  description: string;
+  parameterization: Parameterization;
+  init: Init;
+  priors: Prior[];
+  transforms: Transform[];
+  optimizer: Partial<Optimizer>;
+}
+
+/**
+ * The presets (`method`). Weights and sizes are tuned for the bundled 32×32 models and small images;
+ * pass explicit priors/transforms for large inputs.
+ */
+export const PRESETS: Record<Method, Preset> = {
+  naive: {
+    description: 'Gradient ascent on raw pixels, no prior (Erhan et al. 2009).',
+    parameterization: { type: 'pixel', decorrelate: false, range: 'clip' },
+    init: { type: 'noise', std: 0.01 },
+    priors: [],
+    transforms: [],
+    optimizer: { type: 'adam', learningRate: 0.05 },
+  },
+  simonyan: {
+    description: 'Pixels with an L2 penalty on the class score (Simonyan et al. 2014).',
+    parameterization: { type: 'pixel', decorrelate: false, range: 'clip' },
+    init: { type: 'noise', std: 0.01 },
+    priors: [{ type: 'l2', weight: 0.01 }],
+    transforms: [],
+    optimizer: { type: 'adam', learningRate: 0.05 },
+  },
+  yosinski: {
+    description: 'Pixels with L2 decay, Gaussian blur every few steps and norm/contribution clipping (Yosinski et al. 2015).',
+    parameterization: { type: 'pixel', decorrelate: false, range: 'clip' },
+    init: { type: 'noise', std: 0.01 },
+    priors: [
+      { type: 'l2', weight: 0.001 },
+      { type: 'blur', sigmaPx: 0.5, everySteps: 4 },
+      { type: 'clipNorm', percentile: 10 },
+      { type: 'clipContribution', percentile: 10 },
+    ],
+    transforms: [],
+    optimizer: { type: 'sgd', learningRate: 0.5, momentum: 0.9, normalizeGradients: true },
+  },
+  mahendran: {
+    description: 'Pixels with a total-variation prior (Mahendran & Vedaldi 2015).',
+    parameterization: { type: 'pixel', decorrelate: false, range: 'clip' },
+    init: { type: 'noise', std: 0.01 },
+    priors: [{ type: 'totalVariation', weight: 0.05, beta: 2 }],
+    transforms: [],
+    optimizer: { type: 'adam', learningRate: 0.05 },
+  },
+  lucid: {
+    description: 'Decorrelated Fourier parameterisation with jitter, scale and rotation (Olah et al. 2017, Lucid\'s render_vis).',
+    parameterization: { type: 'fourier', decayPower: 1, decorrelate: true, range: 'sigmoid' },
+    init: { type: 'noise', std: 0.01 },
+    priors: [],
+    transforms: [
+      { type: 'pad', px: 2, value: 0.5 },
+      { type: 'jitter', px: 2 },
+      { type: 'scale', factors: [0.95, 0.975, 1, 1.025, 1.05] },
+      { type: 'rotate', degrees: [-5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5] },
+      { type: 'jitter', px: 1 },
+    ],
+    optimizer: { type: 'adam', learningRate: 0.05 },
+  },
+};
+
+// ---- resolution: request + preset + defaults → the settings the engine runs ----
+
+/** The settings with every default and preset expanded, as the engine runs them and reports them. */
+export interface ResolvedEngineSettings {
+  method: Method;
+  steps: number;
+  image: { size: number; batch: number };
+  seed?: number;
+  optimizer: Optimizer;
+  parameterization: Parameterization;
+  init: Init;
+  priors: Prior[];
+  transforms: Transform[];
+  reluGradientOverrideSteps: number;
+  snapshots: number[];
+}
+
+export type EngineSettingsRequest = { [K in keyof typeof EngineSettings]?: Static<(typeof EngineSettings)[K]> } & { objective?: Objective };
+
+const OPTIMIZER_DEFAULTS: Optimizer = { type: 'adam', learningRate: 0.05, momentum: 0.9, normalizeGradients: false };
+
+/** Fills a unit's optional fields from its schema's `default` annotations (one source of truth for defaults). */
+function withDefaults<T extends { type: string }>(schemas: Record<string, TObject>, unit: T): T {
+  const schema = schemas[unit.type];
+  if (!schema) return unit;
+  const filled: Record<string, unknown> = { ...unit };
+  for (const [key, property] of Object.entries(schema.properties)) {
+    if (filled[key] === undefined && (property as { default?: unknown }).default !== undefined) {
+      filled[key] = structuredClone((property as { default?: unknown }).default);
+    }
+  }
+  return filled as T;
+}
+
+/**
+ * The request's explicit settings over the preset's over the general defaults. Objects merge by field
+ * (a parameterisation of the same type keeps the preset's other fields); lists (priors, transforms,
+ * snapshots) replace the preset's whole. Pure: the API calls it to show the filled-in spec without
+ * loading TensorFlow; the engine calls it again and reports the result.
+ */
+export function resolveEngineSettings(request: EngineSettingsRequest, options: { defaultSizePx: number }): ResolvedEngineSettings {
+  const method = request.method ?? DEFAULT_METHOD;
+  const preset = PRESETS[method];
+  const requested = request.parameterization;
+  const parameterization = requested && requested.type === preset.parameterization.type
+    ? { ...preset.parameterization, ...requested }
+    : requested ?? preset.parameterization;
+  const objectiveCount = Array.isArray(request.objective) ? request.objective.length : undefined;
+  const steps = request.steps ?? DEFAULT_STEPS;
+  return {
+    method,
+    steps,
+    image: {
+      size: request.image?.size ?? options.defaultSizePx,
+      batch: request.image?.batch ?? objectiveCount ?? DEFAULT_BATCH,
+    },
+    ...(request.seed === undefined ? {} : { seed: request.seed }),
+    optimizer: { ...OPTIMIZER_DEFAULTS, ...preset.optimizer, ...stripUndefined(request.optimizer ?? {}) },
+    parameterization: withDefaults(ParameterizationSchemas, parameterization as Parameterization),
+    init: withDefaults(InitSchemas, (request.init ?? preset.init) as Init),
+    priors: (request.priors ?? preset.priors).map((prior) => withDefaults(PriorSchemas, prior)),
+    transforms: (request.transforms ?? preset.transforms).map((transform) => withDefaults(TransformSchemas, transform)),
+    reluGradientOverrideSteps: request.reluGradientOverrideSteps ?? DEFAULT_RELU_GRADIENT_OVERRIDE_STEPS,
+    snapshots: [...new Set(request.snapshots ?? [])].filter((step) => step <= steps).sort((a, b) => a - b),
+  };
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
