@@ -1,0 +1,6 @@
+/** The datasets room: the procedural "shapes" image set with known visual causes. */
+export { CLASSES, LABELS, type ShapeClass } from './shapeClasses.ts';
+export {
+  generateShapes, renderShape, shapesTensor, referenceImages, DEFAULT_SHAPES_SIZE_PX,
+  type ShapesOptions, type ShapesBatch, type RenderShapeOptions,
+} from './shapesDataset.ts';
