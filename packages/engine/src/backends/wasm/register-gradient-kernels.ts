@@ -1,0 +1,43 @@
+/**
+ * Registers the project's gradient kernels for the WASM backend, by kernel name, as tfjs backends do
+ * (issue 4): an input gradient there is computed as a forward convolution, at XNNPACK speed.
+ *
+ * - `Conv2DBackpropInput` replaces tfjs-backend-wasm's slow loop; it falls back to that loop for
+ *   geometries a forward convolution cannot express.
+ * - `DepthwiseConv2dNativeBackpropInput` is missing from tfjs-backend-wasm 4.22 altogether.
+ *
+ * The weight-gradient kernels it also lacks (`Conv2DBackpropFilter`,
+ * `DepthwiseConv2dNativeBackpropFilter`) are not added: activation maximization never runs them
+ * once input-only-gradients.ts is installed.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { conv2dBackpropInputAsForwardConv } from './conv2d-backprop-input.ts';
+import { depthwiseConv2dBackpropInputAsForwardConv } from './depthwise-conv2d-backprop-input.ts';
+
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+
+/** Our kernels, so that registering twice does not wrap our own kernel as the fallback. */
+const ourKernelFuncs = new WeakSet<tf.KernelFunc>();
+
+function replaceKernel(kernelName: string, backendName: string, make: (original: tf.KernelConfig | undefined) => tf.KernelFunc): void {
+  const original = tf.getKernel(kernelName, backendName);
+  if (original != null && ourKernelFuncs.has(original.kernelFunc)) return;
+  const kernelFunc = make(original);
+  ourKernelFuncs.add(kernelFunc);
+  if (original != null) tf.unregisterKernel(kernelName, backendName);
+  // Keep the original's setup/dispose: the fallback path still calls its cwrapped WASM function.
+  tf.registerKernel({ kernelName, backendName, kernelFunc, setupFunc: original?.setupFunc, disposeFunc: original?.disposeFunc });
+}
+
+/** The kernels this module registers, by name (the tests check each against the CPU backend). */
+export const wasmGradientKernelNames: readonly string[] = [tf.Conv2DBackpropInput, tf.DepthwiseConv2dNativeBackpropInput];
+
+/** Idempotent. `initBackend('wasm')` calls it; call it yourself only when activating WASM some other way. */
+export function registerWasmGradientKernels(backendName = 'wasm'): void {
+  replaceKernel(tf.Conv2DBackpropInput, backendName, (original) => (args: KernelArgs) => {
+    if (original == null) throw new Error(`no ${tf.Conv2DBackpropInput} kernel to fall back to on ${backendName}`);
+    return conv2dBackpropInputAsForwardConv(args, original.kernelFunc);
+  });
+  replaceKernel(tf.DepthwiseConv2dNativeBackpropInput, backendName, (original) => (args: KernelArgs) =>
+    depthwiseConv2dBackpropInputAsForwardConv(args, original?.kernelFunc));
+}

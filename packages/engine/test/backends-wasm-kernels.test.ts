@@ -1,0 +1,125 @@
+/**
+ * The project's WASM gradient kernels (src/backends/wasm) against tfjs's pure-JS CPU kernels, on
+ * random inputs over strides, paddings (same, valid, explicit), dilations and channel multipliers.
+ */
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend, wasmGradientKernelNames } from '@featurevis/engine/backends';
+
+type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
+
+/** Runs a kernel by name on a backend with plain arrays in and out, so both backends see identical data. */
+async function runOn(backend: string, kernelName: string, inputs: Record<string, { values: Float32Array; shape: number[] }>, attrs: object) {
+  await tf.setBackend(backend);
+  return tf.tidy(() => {
+    const tensors = Object.fromEntries(Object.entries(inputs).map(([name, t]) => [name, tf.tensor(t.values, t.shape)]));
+    const out = tf.engine().runKernel(kernelName, tensors, attrs as tf.NamedAttrMap) as tf.Tensor;
+    return { values: out.dataSync() as Float32Array, shape: out.shape };
+  });
+}
+
+/** Deterministic pseudo-random values in [-1, 1) (a linear congruential generator; no test flakiness). */
+function randomValues(size: number, seed: number): Float32Array {
+  let state = seed >>> 0;
+  return Float32Array.from({ length: size }, () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 31 - 1;
+  });
+}
+
+/** A [h, w, c, m] filter with dilation − 1 zeros between taps: a dilated convolution without dilation. */
+function dilateFilter(filter: { values: Float32Array; shape: number[] }, dilation: number) {
+  const [height, width, channels, multiplier] = filter.shape;
+  const shape = [(height - 1) * dilation + 1, (width - 1) * dilation + 1, channels, multiplier];
+  const values = new Float32Array(shape.reduce((a, b) => a * b));
+  const inner = channels * multiplier;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      values.set(filter.values.subarray((y * width + x) * inner, (y * width + x + 1) * inner), (y * dilation * shape[1] + x * dilation) * inner);
+    }
+  }
+  return { values, shape };
+}
+
+function assertClose(actual: Float32Array, expected: Float32Array, label: string) {
+  assert.equal(actual.length, expected.length, `${label}: sizes differ`);
+  let maxError = 0;
+  let maxMagnitude = 0;
+  for (let i = 0; i < actual.length; i++) {
+    maxError = Math.max(maxError, Math.abs(actual[i] - expected[i]));
+    maxMagnitude = Math.max(maxMagnitude, Math.abs(expected[i]));
+  }
+  assert.ok(maxMagnitude > 0, `${label}: reference is all zeros`);
+  assert.ok(maxError <= 1e-4 * Math.max(1, maxMagnitude), `${label}: max |wasm − cpu| = ${maxError} (max |cpu| = ${maxMagnitude})`);
+}
+
+before(async () => {
+  await initBackend('cpu');
+  await initBackend('wasm');
+});
+
+test('the WASM backend has every kernel this module registers', () => {
+  for (const name of wasmGradientKernelNames) assert.ok(tf.getKernel(name, 'wasm'), name);
+});
+
+const convCases: Array<{ inputHw: [number, number]; filterHw: [number, number]; stride: number | [number, number]; pad: Pad }> = [
+  { inputHw: [9, 9], filterHw: [3, 3], stride: 1, pad: 'same' },
+  { inputHw: [9, 8], filterHw: [3, 3], stride: 2, pad: 'same' },
+  { inputHw: [10, 10], filterHw: [3, 3], stride: 2, pad: 'same' },
+  { inputHw: [9, 9], filterHw: [3, 3], stride: 1, pad: 'valid' },
+  { inputHw: [11, 10], filterHw: [3, 2], stride: [2, 3], pad: 'valid' },
+  { inputHw: [8, 8], filterHw: [5, 5], stride: 2, pad: 'same' },
+  { inputHw: [8, 8], filterHw: [1, 1], stride: 2, pad: 'valid' },
+  { inputHw: [7, 9], filterHw: [3, 3], stride: 2, pad: [[0, 0], [1, 1], [0, 2], [0, 0]] },
+];
+
+for (const [index, c] of convCases.entries()) {
+  test(`Conv2DBackpropInput on WASM equals CPU: input ${c.inputHw}, filter ${c.filterHw}, stride ${c.stride}, pad ${JSON.stringify(c.pad)}`, async () => {
+    const [inChannels, outChannels, batch] = [3, 5, 2];
+    const inputShape = [batch, ...c.inputHw, inChannels];
+    const filterShape = [...c.filterHw, inChannels, outChannels];
+    const convInfo = tf.backend_util.computeConv2DInfo(inputShape as [number, number, number, number], filterShape as [number, number, number, number], c.stride, 1, c.pad);
+    const dyShape = convInfo.outShape;
+    const inputs = {
+      dy: { values: randomValues(dyShape.reduce((a, b) => a * b), 11 + index), shape: dyShape },
+      filter: { values: randomValues(filterShape.reduce((a, b) => a * b), 101 + index), shape: filterShape },
+    };
+    const attrs = { inputShape, strides: c.stride, pad: c.pad, dataFormat: 'NHWC' };
+    const expected = await runOn('cpu', tf.Conv2DBackpropInput, inputs, attrs);
+    const actual = await runOn('wasm', tf.Conv2DBackpropInput, inputs, attrs);
+    assert.deepEqual(actual.shape, inputShape);
+    assertClose(actual.values, expected.values, 'dx');
+  });
+}
+
+const depthwiseCases: Array<{ inputHw: [number, number]; filterHw: [number, number]; stride: number; dilation: number; multiplier: number; pad: Pad }> = [
+  { inputHw: [9, 9], filterHw: [3, 3], stride: 1, dilation: 1, multiplier: 1, pad: 'same' },
+  { inputHw: [10, 9], filterHw: [3, 3], stride: 2, dilation: 1, multiplier: 1, pad: 'same' },
+  { inputHw: [9, 9], filterHw: [3, 3], stride: 2, dilation: 1, multiplier: 2, pad: 'valid' },
+  { inputHw: [9, 10], filterHw: [3, 3], stride: 1, dilation: 2, multiplier: 1, pad: 'same' },
+  { inputHw: [8, 8], filterHw: [5, 3], stride: 1, dilation: 1, multiplier: 3, pad: 'valid' },
+  { inputHw: [7, 8], filterHw: [3, 3], stride: 2, dilation: 1, multiplier: 1, pad: [[0, 0], [0, 1], [1, 1], [0, 0]] },
+];
+
+for (const [index, c] of depthwiseCases.entries()) {
+  test(`DepthwiseConv2dNativeBackpropInput on WASM equals CPU: input ${c.inputHw}, filter ${c.filterHw}, stride ${c.stride}, dilation ${c.dilation}, multiplier ${c.multiplier}, pad ${JSON.stringify(c.pad)}`, async () => {
+    const [channels, batch] = [4, 2];
+    const inputShape = [batch, ...c.inputHw, channels] as [number, number, number, number];
+    const filterShape = [...c.filterHw, channels, c.multiplier] as [number, number, number, number];
+    const convInfo = tf.backend_util.computeConv2DInfo(inputShape, filterShape, c.stride, c.dilation, c.pad, undefined, true);
+    const dyShape = convInfo.outShape;
+    const inputs = {
+      dy: { values: randomValues(dyShape.reduce((a, b) => a * b), 21 + index), shape: dyShape },
+      filter: { values: randomValues(filterShape.reduce((a, b) => a * b), 201 + index), shape: filterShape },
+    };
+    const attrs = { inputShape, strides: c.stride, dilations: c.dilation, pad: c.pad };
+    // tfjs's CPU kernel ignores dilations (tfjs never asks for dilated depthwise gradients), so the
+    // reference uses the equivalent undilated filter with zeros between the taps.
+    const reference = c.dilation === 1 ? inputs : { dy: inputs.dy, filter: dilateFilter(inputs.filter, c.dilation) };
+    const expected = await runOn('cpu', tf.DepthwiseConv2dNativeBackpropInput, reference, { ...attrs, dilations: 1 });
+    const actual = await runOn('wasm', tf.DepthwiseConv2dNativeBackpropInput, inputs, attrs);
+    assert.deepEqual(actual.shape, inputShape);
+    assertClose(actual.values, expected.values, 'dx');
+  });
+}
