@@ -11,8 +11,8 @@ export const JobRequest = Closed({
 }, { title: 'JobRequest' });
 export type JobRequest = Static<typeof JobRequest>;
 
-export const JobStatus = Type.Union(['queued', 'running', 'succeeded', 'failed', 'canceled'].map((s) => Type.Literal(s)), { title: 'JobStatus' });
-export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled';
+export const JobStatus = Type.Union([Type.Literal('queued'), Type.Literal('running'), Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('canceled')], { title: 'JobStatus' });
+export type JobStatus = Static<typeof JobStatus>;
 export const JOB_STATUSES: JobStatus[] = ['queued', 'running', 'succeeded', 'failed', 'canceled'];
 
 export const StoredObject = Type.Object({
@@ -79,7 +79,7 @@ export type SweepRequest = Static<typeof SweepRequest>;
 export const SweepCounts = Type.Object(Object.fromEntries(JOB_STATUSES.map((s) => [s, Type.Integer()])) as Record<JobStatus, ReturnType<typeof Type.Integer>>);
 export const SweepView = Type.Object({
   id: Type.String(),
-  status: Type.Union(['queued', 'running', 'succeeded', 'failed', 'canceled'].map((s) => Type.Literal(s)), { description: 'queued until a unit starts; running while any unit is queued or running; then succeeded when all succeeded, failed when any failed, canceled when any was canceled and none failed.' }),
+  status: Type.Union(JobStatus.anyOf, { description: 'queued until a unit starts; running while any unit is queued or running; then succeeded when all succeeded, failed when any failed, canceled when any was canceled and none failed.' }),
   model: Type.String(),
   layer: Type.String(),
   channels: Type.Object({ start: Type.Integer(), end: Type.Integer() }),

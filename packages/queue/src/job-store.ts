@@ -1,0 +1,267 @@
+/**
+ * The job store: BullMQ holds each job (data, progress, attempts, outcome); this adds what BullMQ
+ * lacks — idempotency keys that outlive job ids, cancellation that reaches any worker, a stable
+ * newest-first index for cursor pagination, and sweeps with their counters.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { Job, Queue, type JobsOptions, type JobState } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { JobStatus } from '@featurevis/contracts';
+import { IdempotencyMismatchError, JobConflictError, JobNotFoundError } from './errors.ts';
+import { keys, QUEUE_NAME, sweepJobId, type Keys } from './keys.ts';
+import { CANCELED_REASON, type JobOutcome, type JobRecord, type JobSpec, type ProgressData, type QueuedJobData } from './records.ts';
+
+export interface JobStoreOptions {
+  redis: Redis;
+  prefix: string;
+  attempts: number;
+  backoffMs: number;
+  retentionS: number;
+  idempotencyTtlS: number;
+}
+
+export interface SweepRecord {
+  id: string;
+  model: string;
+  layer: string;
+  start: number;
+  end: number;
+  total: number;
+  createdAt: number;
+  manifestKey: string;
+  counts: Record<JobStatus, number>;
+  status: JobStatus;
+}
+
+export interface SweepInput { model: string; layer: string; start: number; end: number; spec: Omit<JobSpec, 'objective'>; manifestKey: (id: string) => string }
+
+const BULK_CHUNK = 1000;
+const INDEX_PAD = 15;
+
+const indexMember = (createdAt: number, id: string) => `${String(createdAt).padStart(INDEX_PAD, '0')}:${id}`;
+const idOfMember = (member: string) => member.slice(INDEX_PAD + 1);
+const bodyHash = (body: unknown) => createHash('sha256').update(JSON.stringify(body)).digest('hex');
+
+export function statusFromState(state: JobState | 'unknown', failedReason: string | undefined, cancelRequested: boolean): JobStatus {
+  switch (state) {
+    case 'completed': return 'succeeded';
+    case 'failed': return failedReason === CANCELED_REASON ? 'canceled' : 'failed';
+    case 'active': return 'running';
+    default: return cancelRequested ? 'canceled' : 'queued';
+  }
+}
+
+export class JobStore {
+  readonly queue: Queue<QueuedJobData, JobOutcome>;
+  readonly keys: Keys;
+  private readonly redis: Redis;
+
+  constructor(private readonly options: JobStoreOptions) {
+    this.redis = options.redis;
+    this.keys = keys(options.prefix);
+    this.queue = new Queue(QUEUE_NAME, { connection: options.redis, prefix: options.prefix });
+  }
+
+  private jobOptions(id: string): JobsOptions {
+    const age = this.options.retentionS;
+    return {
+      jobId: id,
+      attempts: this.options.attempts,
+      backoff: { type: 'exponential', delay: this.options.backoffMs },
+      removeOnComplete: { age },
+      removeOnFail: { age },
+    };
+  }
+
+  /**
+   * Queues one job. With an idempotency key, the same key and body return the job made the first
+   * time (`replayed: true`); the same key with another body is an IdempotencyMismatchError.
+   */
+  async add(spec: JobSpec, idempotencyKey?: string, idempotentBody: unknown = spec): Promise<{ id: string; replayed: boolean }> {
+    const id = `j-${randomUUID()}`;
+    if (idempotencyKey) {
+      const claimed = await this.claimIdempotencyKey(idempotencyKey, idempotentBody, id);
+      if (claimed !== id) return { id: claimed, replayed: true };
+    }
+    const createdAt = Date.now();
+    await this.redis.zadd(this.keys.jobIndex, 0, indexMember(createdAt, id));
+    await this.queue.add(QUEUE_NAME, { spec, sweepId: null, createdAt }, this.jobOptions(id));
+    return { id, replayed: false };
+  }
+
+  /** Returns the id already bound to the key, or binds `id` to it. */
+  private async claimIdempotencyKey(key: string, body: unknown, id: string): Promise<string> {
+    const k = this.keys.idempotency(key);
+    const hash = bodyHash(body);
+    const set = await this.redis.set(k, JSON.stringify({ id, hash }), 'EX', this.options.idempotencyTtlS, 'NX');
+    if (set === 'OK') return id;
+    const existing = JSON.parse((await this.redis.get(k)) ?? '{}') as { id?: string; hash?: string };
+    if (!existing.id) return this.claimIdempotencyKey(key, body, id); // expired between the two calls
+    if (existing.hash !== hash) throw new IdempotencyMismatchError(key);
+    return existing.id;
+  }
+
+  async get(id: string): Promise<JobRecord> {
+    const record = (await this.getMany([id]))[0];
+    if (!record) throw new JobNotFoundError(id);
+    return record;
+  }
+
+  /** Records of the given ids in order; removed or unknown ids are left out. */
+  async getMany(ids: string[]): Promise<JobRecord[]> {
+    const jobs = await Promise.all(ids.map((id) => Job.fromId<QueuedJobData, JobOutcome>(this.queue, id)));
+    const present = jobs.filter((j): j is Job<QueuedJobData, JobOutcome> => !!j);
+    const [states, cancels] = await Promise.all([
+      Promise.all(present.map((j) => j.getState())),
+      present.length ? this.redis.mget(present.map((j) => this.keys.cancel(j.id!))) : Promise.resolve([]),
+    ]);
+    return present.map((job, i) => toRecord(job, states[i]!, cancels[i] != null));
+  }
+
+  /**
+   * Newest first. The cursor is the index member of the last job returned, so pages stay stable while
+   * new jobs arrive. With a status filter, at most `scanLimit` index entries are read per call; the
+   * cursor then points past what was scanned, and a page may hold fewer than `limit` jobs.
+   */
+  async list(params: { status?: JobStatus; limit: number; cursor?: string; scanLimit?: number }): Promise<{ jobs: JobRecord[]; nextCursor: string | null }> {
+    await this.redis.zremrangebylex(this.keys.jobIndex, '-', `(${indexMember(Date.now() - this.options.retentionS * 1000, '')}`);
+    const { status, limit } = params;
+    const scanLimit = params.scanLimit ?? Math.max(limit * 10, 1000);
+    const out: JobRecord[] = [];
+    let max = params.cursor ? `(${params.cursor}` : '+';
+    let scanned = 0;
+    let lastMember: string | null = null;
+    let exhausted = false;
+    while (out.length < limit && scanned < scanLimit) {
+      const want = Math.min(status ? 500 : limit - out.length, scanLimit - scanned);
+      const members = await this.redis.zrevrangebylex(this.keys.jobIndex, max, '-', 'LIMIT', 0, want);
+      if (members.length === 0) { exhausted = true; break; }
+      scanned += members.length;
+      const byId = new Map((await this.getMany(members.map(idOfMember))).map((r) => [r.id, r]));
+      for (const member of members) {
+        lastMember = member;
+        const record = byId.get(idOfMember(member));
+        if (record && (!status || record.status === status)) out.push(record);
+        if (out.length === limit) break;
+      }
+      max = `(${lastMember}`;
+      if (members.length < want && lastMember === members[members.length - 1]) { exhausted = true; break; }
+    }
+    if (exhausted || !lastMember) return { jobs: out, nextCursor: null };
+    const more = await this.redis.zrevrangebylex(this.keys.jobIndex, `(${lastMember}`, '-', 'LIMIT', 0, 1);
+    return { jobs: out, nextCursor: more.length ? lastMember : null };
+  }
+
+  /**
+   * Cancels a job: a queued job will never run (a worker that picks it up drops it), a running job is
+   * told through pub/sub and stops between optimisation steps. Finished jobs are a JobConflictError.
+   */
+  async cancel(id: string): Promise<JobRecord> {
+    const before = await this.get(id);
+    if (before.status === 'succeeded' || before.status === 'failed' || before.status === 'canceled') {
+      throw new JobConflictError(`job "${id}" is already ${before.status}`);
+    }
+    await this.redis.set(this.keys.cancel(id), '1', 'EX', this.options.retentionS);
+    await this.redis.publish(this.keys.cancelChannel, id);
+    if (before.status === 'queued') await this.recordFinal(id, before.data.sweepId, 'canceled');
+    return this.get(id);
+  }
+
+  async isCancelRequested(id: string): Promise<boolean> {
+    return (await this.redis.exists(this.keys.cancel(id))) === 1;
+  }
+
+  /** Records a job's final outcome once; only the first caller counts it in its sweep. */
+  async recordFinal(id: string, sweepId: string | null, status: 'succeeded' | 'failed' | 'canceled'): Promise<boolean> {
+    const first = await this.redis.set(this.keys.final(id), status, 'EX', this.options.retentionS, 'NX');
+    if (first !== 'OK') return false;
+    if (sweepId) await this.redis.hincrby(this.keys.sweepCounts(sweepId), status, 1);
+    return true;
+  }
+
+  async markSweepRunning(sweepId: string, delta: 1 | -1): Promise<void> {
+    await this.redis.hincrby(this.keys.sweepCounts(sweepId), 'running', delta);
+  }
+
+  // ---- sweeps ----
+
+  /** Creates one job per channel in [start, end), in bulk. */
+  async addSweep(input: SweepInput, idempotencyKey?: string, idempotentBody?: unknown): Promise<{ id: string; replayed: boolean }> {
+    const id = `s-${randomUUID()}`;
+    if (idempotencyKey) {
+      const claimed = await this.claimIdempotencyKey(idempotencyKey, idempotentBody ?? input, id);
+      if (claimed !== id) return { id: claimed, replayed: true };
+    }
+    const createdAt = Date.now();
+    const total = input.end - input.start;
+    const ttl = this.options.retentionS + 86400;
+    await this.redis.multi()
+      .hset(this.keys.sweep(id), { model: input.model, layer: input.layer, start: input.start, end: input.end, total, createdAt, manifestKey: input.manifestKey(id) })
+      .hset(this.keys.sweepCounts(id), { running: 0, succeeded: 0, failed: 0, canceled: 0 })
+      .expire(this.keys.sweep(id), ttl)
+      .expire(this.keys.sweepCounts(id), ttl)
+      .exec();
+    for (let from = input.start; from < input.end; from += BULK_CHUNK) {
+      const to = Math.min(input.end, from + BULK_CHUNK);
+      const channels = Array.from({ length: to - from }, (_, i) => from + i);
+      const index: (string | number)[] = [];
+      for (const c of channels) index.push(0, indexMember(createdAt, sweepJobId(id, c)));
+      await this.redis.zadd(this.keys.jobIndex, ...index);
+      await this.queue.addBulk(channels.map((channel) => ({
+        name: QUEUE_NAME,
+        data: { spec: { ...input.spec, objective: { type: 'channel', layer: input.layer, channel } } as JobSpec, sweepId: id, createdAt },
+        opts: this.jobOptions(sweepJobId(id, channel)),
+      })));
+    }
+    return { id, replayed: false };
+  }
+
+  async getSweep(id: string): Promise<SweepRecord> {
+    const [sweep, counts] = await Promise.all([this.redis.hgetall(this.keys.sweep(id)), this.redis.hgetall(this.keys.sweepCounts(id))]);
+    if (!sweep.model) throw new JobNotFoundError(id, 'sweep');
+    const total = Number(sweep.total);
+    const n = (k: string) => Math.max(0, Number(counts[k] ?? 0));
+    const finished = n('succeeded') + n('failed') + n('canceled');
+    const running = Math.min(n('running'), total - finished);
+    const c: Record<JobStatus, number> = { queued: Math.max(0, total - finished - running), running, succeeded: n('succeeded'), failed: n('failed'), canceled: n('canceled') };
+    const status: JobStatus = finished === total
+      ? (c.failed > 0 ? 'failed' : c.canceled > 0 ? 'canceled' : 'succeeded')
+      : (running > 0 || finished > 0 ? 'running' : 'queued');
+    return { id, model: sweep.model, layer: sweep.layer!, start: Number(sweep.start), end: Number(sweep.end), total, createdAt: Number(sweep.createdAt), manifestKey: sweep.manifestKey!, counts: c, status };
+  }
+
+  /** A page of a sweep's jobs in channel order; the cursor is the next channel. */
+  async sweepJobs(sweep: SweepRecord, limit: number, cursor?: string): Promise<{ jobs: JobRecord[]; nextCursor: string | null }> {
+    const from = cursor ? Number(cursor) : sweep.start;
+    if (!Number.isInteger(from) || from < sweep.start) throw new JobConflictError('cursor: not a cursor of this sweep');
+    const to = Math.min(sweep.end, from + limit);
+    const ids = Array.from({ length: Math.max(0, to - from) }, (_, i) => sweepJobId(sweep.id, from + i));
+    return { jobs: await this.getMany(ids), nextCursor: to < sweep.end ? String(to) : null };
+  }
+
+  async counts(): Promise<Record<string, number>> {
+    return this.queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed');
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close();
+  }
+}
+
+function toRecord(job: Job<QueuedJobData, JobOutcome>, state: JobState | 'unknown', cancelRequested: boolean): JobRecord {
+  const status = statusFromState(state, job.failedReason, cancelRequested);
+  const progress = (typeof job.progress === 'object' && job.progress ? job.progress : {}) as Partial<ProgressData>;
+  const steps = job.data.spec.steps ?? 0;
+  return {
+    id: job.id!,
+    status,
+    data: job.data,
+    progress: { step: progress.step ?? (status === 'succeeded' ? steps : 0), steps: progress.steps ?? steps, objective: progress.objective ?? null },
+    attempts: job.attemptsMade,
+    createdAt: job.data.createdAt ?? job.timestamp,
+    startedAt: job.processedOn ?? null,
+    finishedAt: status === 'succeeded' || status === 'failed' || (status === 'canceled' && job.finishedOn) ? job.finishedOn ?? null : null,
+    outcome: status === 'succeeded' ? job.returnvalue ?? null : null,
+    error: status === 'failed' ? job.failedReason ?? 'failed' : null,
+  };
+}

@@ -1,0 +1,20 @@
+/** Every Redis key the service writes beside BullMQ's own, in one place. */
+export const QUEUE_NAME = 'visualize';
+
+export function keys(prefix: string) {
+  return {
+    /** All jobs, newest last, as lexicographic members `<createdAt padded>:<id>` (stable cursors, see JobStore.list). */
+    jobIndex: `${prefix}:index:jobs`,
+    cancel: (id: string) => `${prefix}:cancel:${id}`,
+    cancelChannel: `${prefix}:cancel`,
+    /** Set once, by whoever records a job's final outcome first (worker or canceler), so sweep counts never double. */
+    final: (id: string) => `${prefix}:final:${id}`,
+    idempotency: (key: string) => `${prefix}:idempotency:${key}`,
+    sweep: (id: string) => `${prefix}:sweep:${id}`,
+    sweepCounts: (id: string) => `${prefix}:sweep:${id}:counts`,
+  };
+}
+export type Keys = ReturnType<typeof keys>;
+
+/** Sweep jobs have derived ids, so a sweep needs no list of its jobs. */
+export const sweepJobId = (sweepId: string, channel: number) => `${sweepId}-c${channel}`;

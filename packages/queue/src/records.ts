@@ -1,0 +1,38 @@
+/** What travels through the queue between the API and the workers (internal; not the public contract). */
+import type { JobRequest, JobStatus } from '@featurevis/contracts';
+
+/** A job request with everything the API resolved: the seed, the model's hash when known. */
+export type JobSpec = JobRequest & { seed: number };
+
+export interface QueuedJobData {
+  spec: JobSpec;
+  sweepId: string | null;
+  createdAt: number;
+}
+
+export interface StoredImage { key: string; width: number; height: number; index: number }
+
+/** What a finished job returns (BullMQ's returnvalue). */
+export interface JobOutcome {
+  images: StoredImage[];
+  snapshots: Array<StoredImage & { step: number }>;
+  metadata: { key: string };
+  metrics: Record<string, unknown>;
+}
+
+export interface ProgressData { step: number; steps: number; objective: number | null }
+
+export interface JobRecord {
+  id: string;
+  status: JobStatus;
+  data: QueuedJobData;
+  progress: ProgressData;
+  attempts: number;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  outcome: JobOutcome | null;
+  error: string | null;
+}
+
+export const CANCELED_REASON = 'canceled';

@@ -1,0 +1,38 @@
+/**
+ * A sweep's manifest.json in storage: written at creation (what was asked) and rewritten, with every
+ * unit's outcome, by whoever records the sweep's last final outcome (a worker, or a cancel).
+ */
+import type { JobStore } from './job-store.ts';
+
+const PAGE = 500;
+
+export interface ManifestWriter { put(key: string, body: string, options?: { contentType?: string }): Promise<void> }
+
+export async function writeSweepManifestIfComplete(store: JobStore, storage: ManifestWriter, sweepId: string, log?: { info(o: object, m: string): void }): Promise<boolean> {
+  const sweep = await store.getSweep(sweepId);
+  if (sweep.counts.queued + sweep.counts.running > 0) return false;
+  const units = [];
+  for (let cursor: string | null = String(sweep.start); cursor !== null;) {
+    const page = await store.sweepJobs(sweep, PAGE, cursor);
+    for (const job of page.jobs) {
+      const objective = job.data.spec.objective as { channel?: number };
+      units.push({
+        channel: objective.channel,
+        jobId: job.id,
+        status: job.status,
+        images: job.outcome?.images.map((i) => i.key) ?? [],
+        metadata: job.outcome?.metadata.key ?? null,
+        objective: job.outcome?.metrics.objective ?? null,
+        error: job.error,
+      });
+    }
+    cursor = page.nextCursor;
+  }
+  await storage.put(sweep.manifestKey, JSON.stringify({
+    id: sweep.id, status: sweep.status, model: sweep.model, layer: sweep.layer,
+    channels: { start: sweep.start, end: sweep.end }, total: sweep.total, counts: sweep.counts,
+    createdAt: new Date(sweep.createdAt).toISOString(), finishedAt: new Date().toISOString(), units,
+  }, null, 2), { contentType: 'application/json' });
+  log?.info({ sweepId, units: units.length, status: sweep.status }, 'sweep finished; manifest written');
+  return true;
+}

@@ -1,0 +1,72 @@
+/**
+ * buildApp(deps) builds the Fastify app without opening a port: tests call it with their own Redis and
+ * storage, main.ts and the embedded start with the configured ones. Shared things are decorated once.
+ */
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import multipart from '@fastify/multipart';
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { loggerOptions, type Config } from '@featurevis/config';
+import type { JobStore } from '@featurevis/queue';
+import type { Storage } from '@featurevis/storage';
+import type { ModelCatalog } from '@featurevis/catalog';
+import { createMetrics, type ApiMetrics } from './metrics.ts';
+import { registerProblemHandlers } from './problems.ts';
+import { schemaCompiler } from './schema-compiler.ts';
+import { fileRoutes } from './routes/files.ts';
+import { healthRoutes } from './routes/health.ts';
+import { jobRoutes } from './routes/jobs.ts';
+import { modelRoutes } from './routes/models.ts';
+import { sweepRoutes } from './routes/sweeps.ts';
+
+export interface AppDeps {
+  config: Config;
+  redis: Redis;
+  store: JobStore;
+  storage: Storage;
+  catalog: ModelCatalog;
+  logger?: FastifyServerOptions['logger'];
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config;
+    redis: Redis;
+    store: JobStore;
+    storage: Storage;
+    catalog: ModelCatalog;
+    metrics: ApiMetrics;
+  }
+}
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: deps.logger ?? loggerOptions(deps.config),
+    bodyLimit: deps.config.maxBodyBytes,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
+    },
+    requestIdLogLabel: 'requestId',
+    ajv: undefined,
+  });
+  app.setValidatorCompiler(schemaCompiler());
+  app.decorate('config', deps.config);
+  app.decorate('redis', deps.redis);
+  app.decorate('store', deps.store);
+  app.decorate('storage', deps.storage);
+  app.decorate('catalog', deps.catalog);
+  app.decorate('metrics', createMetrics(deps.store));
+  app.addHook('onSend', async (request, reply) => { reply.header('x-request-id', request.id); });
+  registerProblemHandlers(app);
+  await app.register(multipart, {
+    limits: { fileSize: deps.config.maxModelUploadBytes, files: 1000, fields: 10, fieldSize: deps.config.maxBodyBytes },
+    throwFileSizeLimit: true,
+  });
+  await app.register(healthRoutes);
+  await app.register(jobRoutes);
+  await app.register(sweepRoutes);
+  await app.register(modelRoutes);
+  await app.register(fileRoutes);
+  return app;
+}

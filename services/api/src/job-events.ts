@@ -1,0 +1,19 @@
+/** Job metrics from BullMQ's events (the API's /metrics). */
+import { QueueEvents } from 'bullmq';
+import type { Config } from '@featurevis/config';
+import { createRedis, QUEUE_NAME, type JobOutcome, type JobStore } from '@featurevis/queue';
+import type { ApiMetrics } from './metrics.ts';
+
+/** Feeds job durations and steps/s into the metrics from BullMQ's completion events. */
+export function observeJobEvents(config: Config, store: JobStore, metrics: ApiMetrics): { close(): Promise<void> } {
+  const events = new QueueEvents(QUEUE_NAME, { connection: createRedis(config.redisUrl!, 'subscriber'), prefix: config.queuePrefix });
+  const observe = async (jobId: string, status: string) => {
+    const job = await store.queue.getJob(jobId);
+    if (!job?.processedOn || !job.finishedOn) return;
+    const outcome = job.returnvalue as JobOutcome | undefined;
+    metrics.observeJob({ durationS: (job.finishedOn - job.processedOn) / 1000, stepsPerSecond: outcome?.metrics?.stepsPerSecond as number | undefined, status });
+  };
+  events.on('completed', ({ jobId }) => { observe(jobId, 'succeeded').catch(() => {}); });
+  events.on('failed', ({ jobId, failedReason }) => { observe(jobId, failedReason === 'canceled' ? 'canceled' : 'failed').catch(() => {}); });
+  return { close: () => events.close() };
+}

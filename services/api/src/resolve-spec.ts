@@ -1,0 +1,103 @@
+/**
+ * The checks a request's schema cannot make, because they depend on the model or the configuration
+ * (unknown layer, channel out of range, steps over MAX_STEPS), and the defaults the server fills in.
+ * Everything is checked before anything is queued.
+ */
+import { randomInt } from 'node:crypto';
+import { DEFAULT_BATCH, DEFAULT_METHOD, DEFAULT_STEPS, type JobRequest, type ModelView } from '@featurevis/contracts';
+import type { Config } from '@featurevis/config';
+import type { JobSpec } from '@featurevis/queue';
+import { ApiError } from './problems.ts';
+
+type Limits = Pick<Config, 'maxSteps' | 'maxImageSizePx' | 'maxBatch'>;
+type Settings = Pick<JobRequest, 'steps' | 'image' | 'seed' | 'method'>;
+
+function closest(name: string, options: string[]): string {
+  const scored = options.map((o) => [o, levenshtein(name.toLowerCase(), o.toLowerCase())] as const).sort((a, b) => a[1] - b[1]);
+  return scored.slice(0, 3).map(([o]) => `"${o}"`).join(', ');
+}
+
+function levenshtein(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0]!; d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = d[j]!;
+      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return d[b.length]!;
+}
+
+export function checkLayer(model: ModelView, layer: string, field: string) {
+  const info = model.layers.find((l) => l.name === layer);
+  if (!info) throw new ApiError(422, `${field}: model "${model.id}" has no layer "${layer}"; closest: ${closest(layer, model.layers.map((l) => l.name))} (GET /v1/models/${model.id} lists them)`, field);
+  return info;
+}
+
+export function checkClass(model: ModelView, ref: number | string, field: string) {
+  if (typeof ref === 'number') {
+    if (ref >= model.output.classes) throw new ApiError(422, `${field}: class ${ref} is out of range; model "${model.id}" has ${model.output.classes} classes (0–${model.output.classes - 1})`, field);
+    return;
+  }
+  if (!model.labels) throw new ApiError(422, `${field}: model "${model.id}" has no class labels; give a class index`, field);
+  if (!model.labels.includes(ref)) throw new ApiError(422, `${field}: model "${model.id}" has no class "${ref}"; labels: ${model.labels.slice(0, 20).join(', ')}`, field);
+}
+
+/**
+ * Walks an objective (which may nest objectives, or be a list with one per batch item) and checks every
+ * layer, channel and class it names against the model.
+ */
+export function checkObjective(model: ModelView, objective: unknown, field: string): void {
+  if (Array.isArray(objective)) { objective.forEach((o, i) => checkObjective(model, o, `${field}[${i}]`)); return; }
+  if (!objective || typeof objective !== 'object') return;
+  const node = objective as Record<string, unknown>;
+  if (typeof node.layer === 'string') {
+    const info = checkLayer(model, node.layer, `${field}.layer`);
+    for (const key of ['channel', 'channels'] as const) {
+      const value = node[key];
+      const list = Array.isArray(value) ? value : typeof value === 'number' ? [value] : [];
+      for (const c of list) {
+        if (typeof c === 'number' && c >= info.channels) {
+          throw new ApiError(422, `${field}.${key}: channel ${c} is out of range; layer "${info.name}" has ${info.channels} channels (0–${info.channels - 1})`, `${field}.${key}`);
+        }
+      }
+    }
+    if (Array.isArray(node.vector) && node.vector.length !== info.channels) {
+      throw new ApiError(422, `${field}.vector: has ${node.vector.length} entries; layer "${info.name}" has ${info.channels} channels`, `${field}.vector`);
+    }
+  }
+  if (node.type === 'class' && (typeof node.class === 'number' || typeof node.class === 'string')) checkClass(model, node.class, `${field}.class`);
+  for (const [key, value] of Object.entries(node)) {
+    if (value && typeof value === 'object' && key !== 'vector' && key !== 'region' && key !== 'position') checkObjective(model, value, `${field}.${key}`);
+  }
+}
+
+/** Checks limits that depend on the configuration and fills the defaults; returns what the worker runs. */
+export function resolveSettings<T extends Settings>(request: T, model: ModelView, limits: Limits): T & Required<Pick<JobSpec, 'steps' | 'seed' | 'method'>> & { image: { size: number; batch: number } } {
+  const steps = request.steps ?? DEFAULT_STEPS;
+  if (steps > limits.maxSteps) throw new ApiError(422, `steps: ${steps} is over the limit of ${limits.maxSteps} (MAX_STEPS)`, 'steps');
+  const fixedSize = model.input.shape[0];
+  const size = request.image?.size ?? model.input.defaultSizePx;
+  if (size > limits.maxImageSizePx) throw new ApiError(422, `image.size: ${size} is over the limit of ${limits.maxImageSizePx} (MAX_IMAGE_SIZE_PX)`, 'image.size');
+  if (fixedSize != null && size !== fixedSize) throw new ApiError(422, `image.size: model "${model.id}" takes ${fixedSize}×${fixedSize} inputs only`, 'image.size');
+  const batch = request.image?.batch ?? DEFAULT_BATCH;
+  if (batch > limits.maxBatch) throw new ApiError(422, `image.batch: ${batch} is over the limit of ${limits.maxBatch} (MAX_BATCH)`, 'image.batch');
+  return {
+    ...request,
+    method: request.method ?? DEFAULT_METHOD,
+    steps,
+    image: { ...request.image, size, batch },
+    seed: request.seed ?? randomInt(0, 2 ** 32 - 1),
+  };
+}
+
+export function resolveJobSpec(request: JobRequest, model: ModelView, limits: Limits): JobSpec {
+  const spec = resolveSettings(request, model, limits);
+  checkObjective(model, request.objective, 'objective');
+  if (Array.isArray(request.objective) && request.objective.length !== spec.image.batch) {
+    throw new ApiError(422, `objective: a list of ${request.objective.length} objectives needs image.batch ${request.objective.length}, got ${spec.image.batch}`, 'objective');
+  }
+  return spec as JobSpec;
+}

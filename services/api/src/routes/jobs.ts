@@ -1,0 +1,55 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import { JobList, JobListQuery, JobRequest, JobView, Problem } from '@featurevis/contracts';
+import { resolveJobSpec } from '../resolve-spec.ts';
+import { jobView } from '../views.ts';
+import { modelForRequest, problemResponses } from './shared.ts';
+
+const IdParams = Type.Object({ id: Type.String({ maxLength: 200 }) });
+export const IdempotencyHeaders = Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255 })) });
+
+export const jobRoutes: FastifyPluginAsync = async (app) => {
+  app.post('/v1/jobs', {
+    schema: {
+      summary: 'Queue a visualization job',
+      description: 'Validates the request against the model and the limits, fills the defaults and queues one job. With an Idempotency-Key header, the same key and body return the job made the first time (200); the same key with another body answers 422.',
+      headers: IdempotencyHeaders,
+      body: JobRequest,
+      response: { 200: JobView, 202: JobView, ...problemResponses(400, 404, 413, 415, 422) },
+    },
+  }, async (request, reply) => {
+    const body = request.body as JobRequest;
+    const model = await modelForRequest(app, body.model);
+    const spec = resolveJobSpec(body, model, app.config);
+    const key = (request.headers['idempotency-key'] as string | undefined) ?? undefined;
+    const { id, replayed } = await app.store.add(spec, key, body);
+    request.log.info({ jobId: id, replayed }, replayed ? 'idempotent replay' : 'job queued');
+    return reply.code(replayed ? 200 : 202).header('location', `/v1/jobs/${id}`).send(await jobView(await app.store.get(id), app.storage));
+  });
+
+  app.get('/v1/jobs', {
+    schema: { summary: 'List jobs, newest first', querystring: JobListQuery, response: { 200: JobList, ...problemResponses(400) } },
+  }, async (request) => {
+    const q = request.query as { status?: JobView['status']; limit?: number; cursor?: string };
+    const page = await app.store.list({ status: q.status, limit: Math.min(q.limit ?? 50, app.config.maxListLimit), cursor: q.cursor });
+    return { jobs: await Promise.all(page.jobs.map((j) => jobView(j, app.storage))), nextCursor: page.nextCursor };
+  });
+
+  app.get('/v1/jobs/:id', {
+    schema: { summary: 'A job\'s status, progress and result', params: IdParams, response: { 200: JobView, ...problemResponses(404) } },
+  }, async (request) => jobView(await app.store.get((request.params as { id: string }).id), app.storage));
+
+  app.post('/v1/jobs/:id/cancel', {
+    schema: {
+      summary: 'Cancel a job',
+      description: 'A queued job never runs (200, status canceled). A running job stops within a few optimisation steps (202, status running until it has stopped, then canceled). A finished job answers 409.',
+      params: IdParams,
+      response: { 200: JobView, 202: JobView, ...problemResponses(404, 409) },
+    },
+  }, async (request, reply) => {
+    const record = await app.store.cancel((request.params as { id: string }).id);
+    request.log.info({ jobId: record.id, status: record.status }, 'cancel requested');
+    return reply.code(record.status === 'canceled' ? 200 : 202).send(await jobView(record, app.storage));
+  });
+};
+export { Problem };

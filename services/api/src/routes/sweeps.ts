@@ -1,0 +1,54 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import { SweepQuery, SweepRequest, SweepView } from '@featurevis/contracts';
+import { ApiError } from '../problems.ts';
+import { checkLayer, resolveSettings } from '../resolve-spec.ts';
+import { sweepView } from '../views.ts';
+import { IdempotencyHeaders } from './jobs.ts';
+import { modelForRequest, problemResponses } from './shared.ts';
+
+export const sweepManifestKey = (id: string) => `sweeps/${id}/manifest.json`;
+
+export const sweepRoutes: FastifyPluginAsync = async (app) => {
+  app.post('/v1/sweeps', {
+    schema: {
+      summary: 'Queue a layer sweep: one job per channel',
+      description: 'Creates one channel-objective job per unit of `layer` in `channels` (all, or [start, end)), with the same settings, and writes sweeps/{id}/manifest.json to storage. Idempotency-Key works as for jobs.',
+      headers: IdempotencyHeaders,
+      body: SweepRequest,
+      response: { 200: SweepView, 202: SweepView, ...problemResponses(400, 413, 415, 422) },
+    },
+  }, async (request, reply) => {
+    const body = request.body as SweepRequest;
+    const model = await modelForRequest(app, body.model);
+    const layer = checkLayer(model, body.layer, 'layer');
+    const { start, end } = body.channels === 'all' ? { start: 0, end: layer.channels } : body.channels;
+    if (end <= start) throw new ApiError(422, `channels.end: ${end} must be greater than channels.start ${start}`, 'channels.end');
+    if (end > layer.channels) throw new ApiError(422, `channels.end: ${end} is out of range; layer "${layer.name}" has ${layer.channels} channels`, 'channels.end');
+    if (end - start > app.config.maxSweepChannels) throw new ApiError(422, `channels: ${end - start} units is over the limit of ${app.config.maxSweepChannels} (MAX_SWEEP_CHANNELS)`, 'channels');
+    const { layer: _layer, channels: _channels, ...settings } = body;
+    const spec = resolveSettings(settings, model, app.config);
+    const key = request.headers['idempotency-key'] as string | undefined;
+    const { id, replayed } = await app.store.addSweep({ model: body.model, layer: body.layer, start, end, spec, manifestKey: sweepManifestKey }, key, body);
+    if (!replayed) {
+      await app.storage.put(sweepManifestKey(id), JSON.stringify({ id, status: 'queued', model: body.model, layer: body.layer, channels: { start, end }, spec, createdAt: new Date().toISOString(), units: [] }, null, 2), { contentType: 'application/json' });
+    }
+    request.log.info({ sweepId: id, units: end - start, replayed }, replayed ? 'idempotent replay' : 'sweep queued');
+    const sweep = await app.store.getSweep(id);
+    return reply.code(replayed ? 200 : 202).header('location', `/v1/sweeps/${id}`).send(await sweepView(sweep, { jobs: [], nextCursor: String(sweep.start) }, app.storage));
+  });
+
+  app.get('/v1/sweeps/:id', {
+    schema: {
+      summary: 'A sweep\'s counts and a page of its jobs (in channel order, with results when finished)',
+      params: Type.Object({ id: Type.String({ maxLength: 200 }) }),
+      querystring: SweepQuery,
+      response: { 200: SweepView, ...problemResponses(400, 404, 409) },
+    },
+  }, async (request) => {
+    const q = request.query as { limit?: number; cursor?: string };
+    const sweep = await app.store.getSweep((request.params as { id: string }).id);
+    const page = await app.store.sweepJobs(sweep, Math.min(q.limit ?? 100, app.config.maxListLimit), q.cursor);
+    return sweepView(sweep, page, app.storage);
+  });
+};

@@ -1,0 +1,48 @@
+/** From the store's records to the public views, with URLs the client can fetch. */
+import type { JobView, SweepView } from '@featurevis/contracts';
+import type { JobRecord, SweepRecord } from '@featurevis/queue';
+import type { Storage } from '@featurevis/storage';
+
+const iso = (ms: number | null) => (ms == null ? null : new Date(ms).toISOString());
+
+export async function jobView(record: JobRecord, storage: Storage): Promise<JobView> {
+  const outcome = record.outcome;
+  const stored = async (key: string) => ({ key, url: await storage.url(key) });
+  return {
+    id: record.id,
+    status: record.status,
+    model: record.data.spec.model,
+    objective: record.data.spec.objective,
+    spec: record.data.spec as unknown as Record<string, unknown>,
+    sweepId: record.data.sweepId,
+    progress: record.progress,
+    attempts: record.attempts,
+    createdAt: iso(record.createdAt)!,
+    startedAt: iso(record.startedAt),
+    finishedAt: iso(record.finishedAt),
+    result: outcome
+      ? {
+          images: await Promise.all(outcome.images.map(async (img) => ({ ...(await stored(img.key)), width: img.width, height: img.height, index: img.index }))),
+          metadata: await stored(outcome.metadata.key),
+          metrics: outcome.metrics,
+        }
+      : null,
+    error: record.error ? { message: record.error } : null,
+  };
+}
+
+export async function sweepView(sweep: SweepRecord, page: { jobs: JobRecord[]; nextCursor: string | null }, storage: Storage): Promise<SweepView> {
+  return {
+    id: sweep.id,
+    status: sweep.status,
+    model: sweep.model,
+    layer: sweep.layer,
+    channels: { start: sweep.start, end: sweep.end },
+    total: sweep.total,
+    counts: sweep.counts,
+    createdAt: iso(sweep.createdAt)!,
+    manifest: { key: sweep.manifestKey, url: await storage.url(sweep.manifestKey) },
+    jobs: await Promise.all(page.jobs.map((j) => jobView(j, storage))),
+    nextCursor: page.nextCursor,
+  };
+}

@@ -1,0 +1,15 @@
+/** Messages between the worker's event loop (engine-pool.ts) and its engine thread (engine-thread.ts). */
+import type { ModelView } from '@featurevis/contracts';
+import type { VisualizationOutput, StepProgress } from '@featurevis/engine';
+
+export type ThreadRequest =
+  | { type: 'run'; runId: string; view: ModelView; spec: unknown; cancelFlag: SharedArrayBuffer; progressEverySteps: number }
+  | { type: 'model-files'; runId: string; modelJson: unknown; weights: Record<string, Uint8Array> }
+  | { type: 'backend' };
+
+export type ThreadResponse =
+  | ({ type: 'progress'; runId: string } & StepProgress)
+  | { type: 'need-model'; runId: string; modelId: string }
+  | { type: 'done'; runId: string; output: VisualizationOutput; leakedTensors: number }
+  | { type: 'failed'; runId: string; kind: 'canceled' | 'invalid' | 'error'; message: string; field?: string; stack?: string }
+  | { type: 'backend'; name: string; package: string };

@@ -1,0 +1,68 @@
+/**
+ * The engine's thread. Optimisation is CPU/GPU-bound for seconds to hours; running it here keeps the
+ * worker's event loop free, so BullMQ renews job locks and cancellations arrive on time. The thread
+ * keeps loaded models in an LRU cache within a memory budget. Messages: see engine-pool.ts.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '@featurevis/engine/backends';
+import { loadModel } from '@featurevis/engine/models';
+import { visualize, CanceledError, InvalidSpecError, type LoadedModel, type VisualizationSpec } from '@featurevis/engine';
+import type { ModelView } from '@featurevis/contracts';
+import type { ThreadRequest, ThreadResponse } from './engine-protocol.ts';
+
+const { backendPreference, modelCacheBytes } = workerData as { backendPreference: string; modelCacheBytes: number };
+const port = parentPort!;
+const ready = initBackend(backendPreference as Parameters<typeof initBackend>[0]);
+
+interface CachedModel { model: LoadedModel; bytes: number }
+const cache = new Map<string, CachedModel>(); // insertion order = least recently used first
+const pendingFiles = new Map<string, (files: { modelJson: unknown; weights: Record<string, Uint8Array> }) => void>();
+
+function send(message: ThreadResponse, transfer: ArrayBuffer[] = []) { port.postMessage(message, transfer); }
+
+async function modelFor(runId: string, view: ModelView): Promise<LoadedModel> {
+  const key = `${view.id}@${view.hash}`;
+  const hit = cache.get(key);
+  if (hit) { cache.delete(key); cache.set(key, hit); return hit.model; }
+  const files = await new Promise<{ modelJson: unknown; weights: Record<string, Uint8Array> }>((resolve) => {
+    pendingFiles.set(runId, resolve);
+    send({ type: 'need-model', runId, modelId: view.id });
+  });
+  const bytes = Object.values(files.weights).reduce((n, w) => n + w.byteLength, 0);
+  const model = await loadModel({ modelJson: files.modelJson, readWeights: async (p) => files.weights[p] ?? files.weights[p.replace(/^\.\//, '')]! }, { id: view.id, metadata: { name: view.name, labels: view.labels ?? undefined, input: view.input.mean ? { mean: view.input.mean, std: view.input.std! } : { range: view.input.range ?? [0, 1] } }, bundled: view.bundled });
+  cache.set(key, { model, bytes });
+  let total = [...cache.values()].reduce((n, c) => n + c.bytes, 0);
+  for (const [k, c] of cache) {
+    if (total <= modelCacheBytes || k === key) break;
+    c.model.dispose(); cache.delete(k); total -= c.bytes;
+  }
+  return model;
+}
+
+async function run(message: Extract<ThreadRequest, { type: 'run' }>) {
+  const { runId, view, spec, cancelFlag, progressEverySteps } = message;
+  const flag = new Int32Array(cancelFlag);
+  try {
+    const backend = await ready;
+    const model = await modelFor(runId, view);
+    const tensorsBefore = tf.memory().numTensors;
+    const output = await visualize(model, spec as VisualizationSpec, {
+      progressEverySteps,
+      onProgress: (p) => send({ type: 'progress', runId, ...p }),
+      isCanceled: () => Atomics.load(flag, 0) === 1,
+    });
+    const transfer = [...output.images, ...output.snapshots].map((i) => i.png.buffer as ArrayBuffer);
+    send({ type: 'done', runId, output: { ...output, backend: output.backend || backend.name }, leakedTensors: tf.memory().numTensors - tensorsBefore }, transfer);
+  } catch (err) {
+    const e = err as Error & { field?: string };
+    const kind = err instanceof CanceledError ? 'canceled' : err instanceof InvalidSpecError ? 'invalid' : 'error';
+    send({ type: 'failed', runId, kind, message: e.message, field: e.field, stack: e.stack });
+  }
+}
+
+port.on('message', (message: ThreadRequest) => {
+  if (message.type === 'run') void run(message);
+  else if (message.type === 'model-files') pendingFiles.get(message.runId)?.(message), pendingFiles.delete(message.runId);
+  else if (message.type === 'backend') void ready.then((b) => send({ type: 'backend', name: b.name, package: b.package }), (err) => send({ type: 'backend', name: 'none', package: String(err) }));
+});

@@ -1,0 +1,80 @@
+/**
+ * A featurevis worker: a BullMQ Worker whose processor runs the engine in a thread pool, a subscription
+ * to the cancel channel that reaches the jobs running here, and a bounded graceful shutdown.
+ */
+import { Worker } from 'bullmq';
+import type { Logger } from 'pino';
+import type { Config } from '@featurevis/config';
+import type { ModelCatalog } from '@featurevis/catalog';
+import { createRedis, QUEUE_NAME, type JobOutcome, type JobStore, type QueuedJobData } from '@featurevis/queue';
+import type { Storage } from '@featurevis/storage';
+import { EnginePool } from './engine-pool.ts';
+import { createProcessor } from './process-job.ts';
+
+export interface WorkerDeps {
+  config: Config;
+  store: JobStore;
+  storage: Storage;
+  catalog: ModelCatalog;
+  logger: Logger;
+}
+
+export interface RunningWorker {
+  worker: Worker<QueuedJobData, JobOutcome>;
+  engine: EnginePool;
+  backend: { name: string; package: string };
+  close(): Promise<void>;
+}
+
+const MODEL_CACHE_BYTES = 512 * 1024 * 1024;
+
+export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
+  const { config, store, storage, catalog, logger } = deps;
+  const engine = new EnginePool({
+    size: config.workerConcurrency,
+    backendPreference: config.tfjsBackend,
+    modelCacheBytes: MODEL_CACHE_BYTES,
+    loadModelFiles: async (id) => {
+      const files = await catalog.files(id);
+      const paths = ((files.modelJson as { weightsManifest?: Array<{ paths: string[] }> }).weightsManifest ?? []).flatMap((g) => g.paths);
+      const weights = Object.fromEntries(await Promise.all(paths.map(async (p) => [p, await files.readWeights(p)] as const)));
+      return { modelJson: files.modelJson, weights };
+    },
+  });
+  const backend = await engine.backend();
+  logger.info({ backend: backend.name, package: backend.package }, 'TensorFlow.js backend selected');
+
+  const running = new Map<string, () => void>();
+  const subscriber = createRedis(config.redisUrl!, 'subscriber');
+  await subscriber.subscribe(store.keys.cancelChannel);
+  subscriber.on('message', (_channel, jobId: string) => {
+    const cancel = running.get(jobId);
+    if (cancel) { logger.info({ jobId }, 'cancel received; stopping between steps'); cancel(); }
+  });
+
+  const worker = new Worker<QueuedJobData, JobOutcome>(QUEUE_NAME, createProcessor({
+    store, storage, catalog, engine, logger, progressEverySteps: config.progressEverySteps, running,
+  }), {
+    connection: createRedis(config.redisUrl!, 'worker'),
+    prefix: config.queuePrefix,
+    concurrency: config.workerConcurrency,
+    lockDuration: config.lockDurationMs,
+    stalledInterval: config.stalledIntervalMs,
+    maxStalledCount: 1,
+  });
+  worker.on('stalled', (jobId) => logger.warn({ jobId }, 'job stalled; it will be re-run'));
+  worker.on('error', (err) => logger.error({ err }, 'worker error'));
+
+  return {
+    worker, engine, backend,
+    async close() {
+      // worker.close() waits for running jobs and can hang while Redis is unreachable: bound it. A job
+      // cut off here keeps its state in Redis; its lock lapses and another worker re-runs it as stalled.
+      const timeout = new Promise<'timeout'>((resolve) => setTimeout(resolve, config.workerCloseTimeoutMs, 'timeout').unref());
+      const result = await Promise.race([worker.close().then(() => 'closed' as const), timeout]);
+      if (result === 'timeout') { logger.warn('worker did not close in time; forcing'); await worker.close(true).catch(() => {}); }
+      await engine.close();
+      subscriber.disconnect();
+    },
+  };
+}
