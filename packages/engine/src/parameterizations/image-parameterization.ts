@@ -1,0 +1,85 @@
+/**
+ * What every image parameterisation shares: the factory signature, and the assembly of
+ * "variables → unconstrained NHWC values → valid RGB" with its inverse. Each unit (pixel, fourier,
+ * laplacian, cppn) supplies only its spatial map.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { InvalidSpecError } from '../types.ts';
+import type { Parameterization, Random } from '../units.ts';
+import { initialImages, type Initialization, type InitializationContext } from './initialization.ts';
+import type { ValidRgb } from './valid-rgb.ts';
+
+export interface ParameterizationContext extends InitializationContext {
+  random: Random;
+  /** Where the variables start; noise (std 0.01) when absent. */
+  init?: Initialization;
+}
+
+/** A parameterisation that can also write images back into its variables (pixel, fourier, laplacian). */
+export interface ImageParameterization extends Parameterization {
+  /**
+   * Sets the variables so that `render()` gives `images` (NHWC in [0,1]; exactly, up to float error and
+   * the sigmoid range's logit clamp). Absent where the map has no inverse (cppn). Step hooks edit
+   * images through it, so they work in pixel space whatever the parameterisation.
+   */
+  setImages?(images: tf.Tensor4D): void;
+}
+
+export type ParameterizationFactory<Options> = (options: Options, context: ParameterizationContext) => ImageParameterization;
+
+/** The unit-specific part: variables and a differentiable map to unconstrained NHWC values. */
+export interface SpatialMap {
+  variables: tf.Variable[];
+  /** Variables → unconstrained values [batch, size, size, 3]. */
+  toRaw(): tf.Tensor4D;
+  /** Unconstrained values → one value per variable such that toRaw() returns them; omitted where no inverse exists. */
+  fromRaw?(raw: tf.Tensor4D): tf.Tensor[];
+  /** Frees what the map owns besides its variables (bases, coordinates). */
+  dispose?(): void;
+}
+
+/** Assembles a unit's spatial map and the shared colour/range stage, and applies a non-noise init. */
+export function assembleParameterization(spatial: SpatialMap, validRgb: ValidRgb, context: ParameterizationContext): ImageParameterization {
+  const render = (): tf.Tensor4D => tf.tidy(() => validRgb.toRgb(spatial.toRaw()));
+  const dispose = (): void => {
+    for (const variable of spatial.variables) variable.dispose();
+    spatial.dispose?.();
+    validRgb.dispose();
+  };
+  const fromRaw = spatial.fromRaw;
+  const setImages = fromRaw
+    ? (images: tf.Tensor4D): void => {
+      tf.tidy(() => {
+        const values = fromRaw(validRgb.fromRgb(images));
+        spatial.variables.forEach((variable, i) => variable.assign(values[i]));
+      });
+    }
+    : undefined;
+  try {
+    const target = initialImages(context.init, context);
+    if (target) {
+      try {
+        if (!setImages) throw new InvalidSpecError(`init '${context.init?.type}' needs an invertible parameterisation`, 'init.type');
+        setImages(target);
+      } finally {
+        target.dispose();
+      }
+    }
+  } catch (error) {
+    dispose();
+    throw error;
+  }
+  return setImages ? { variables: spatial.variables, render, setImages, dispose } : { variables: spatial.variables, render, dispose };
+}
+
+/** A trainable variable holding `initial`, which it takes over (tf.variable alone would leave it allocated). */
+export function variableOf(initial: tf.Tensor): tf.Variable {
+  const variable = tf.variable(initial, true, undefined, 'float32');
+  initial.dispose();
+  return variable;
+}
+
+/** A variable of seeded N(0, std²) values (zeros when std is 0). */
+export function noiseVariable(shape: number[], std: number, random: Random): tf.Variable {
+  return variableOf(std === 0 ? tf.zeros(shape) : tf.randomNormal(shape, 0, std, 'float32', random.nextSeed()));
+}

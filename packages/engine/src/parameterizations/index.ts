@@ -1,0 +1,23 @@
+/**
+ * Image parameterisations by request name. Each factory takes its options and { batch, sizePx, random }
+ * and returns variables with a differentiable `render()` to RGB in [0,1], NHWC.
+ */
+import { cppn } from './cppn.ts';
+import { fourier } from './fourier.ts';
+import type { ParameterizationFactory } from './image-parameterization.ts';
+import { laplacian } from './laplacian.ts';
+import { pixel } from './pixel.ts';
+
+export const parameterizations = { pixel, fourier, laplacian, cppn } satisfies Record<string, ParameterizationFactory<never>>;
+export type ParameterizationName = keyof typeof parameterizations;
+
+export { pixel, fourier, laplacian, cppn };
+export type { PixelOptions } from './pixel.ts';
+export type { FourierOptions } from './fourier.ts';
+export type { LaplacianOptions } from './laplacian.ts';
+export type { CppnOptions } from './cppn.ts';
+export type { ImageParameterization, ParameterizationContext, ParameterizationFactory } from './image-parameterization.ts';
+export { initialImages, DEFAULT_NOISE_STD, type Initialization, type InitializationContext } from './initialization.ts';
+export { ColorDecorrelation, colorCorrelationSqrtFromImages, IMAGENET_COLOR_CORRELATION_SQRT, type ColorMatrix } from './color-decorrelation.ts';
+export { ValidRgb, type ColorOptions, type ValidRange } from './valid-rgb.ts';
+export { RealFourierBasis } from './fourier-basis.ts';
