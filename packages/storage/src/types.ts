@@ -16,6 +16,8 @@ export interface Storage {
   url(key: string, options?: UrlOptions): Promise<string>;
   /** Throws when storage is unreachable (readiness). */
   ping(): Promise<void>;
+  /** Start-up: creates the data directory (local) or the bucket (S3) when missing. Idempotent. */
+  ensureReady(): Promise<void>;
 }
 
 export class NotFoundError extends Error {
