@@ -57,11 +57,33 @@ export function describeValidationError(error: ErrorObject, part: string): { fie
   }
 }
 
+/**
+ * Ajv reports every failing branch of a union. The useful one is the branch whose `type` tag matched
+ * what the client sent: errors of branches rejected by their tag, and the union's own summary, are
+ * dropped; when no branch matched its tag, the tag itself is the error.
+ */
+export function pickValidationError(errors: ErrorObject[]): ErrorObject {
+  if (!errors.some((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf')) return errors[0]!;
+  const tagErrors = errors.filter((e) => e.keyword === 'const' && e.instancePath.endsWith('/type') && /\/properties\/type\/const$/.test(e.schemaPath));
+  const rejected = tagErrors.map((e) => ({ schema: e.schemaPath.replace(/properties\/type\/const$/, ''), object: e.instancePath.slice(0, -'/type'.length) }));
+  const candidates = errors.filter((e) => e.keyword !== 'anyOf' && e.keyword !== 'oneOf' && !tagErrors.includes(e)
+    && !rejected.some((r) => e.schemaPath.startsWith(r.schema) && e.instancePath.startsWith(r.object)));
+  const useful = candidates.filter((e) => !(e.keyword === 'type' && (e.params as { type?: string }).type === 'array'));
+  const pool = useful.length ? useful : candidates;
+  if (pool.length) return pool.reduce((best, e) => (e.instancePath.length > best.instancePath.length ? e : best), pool[0]!);
+  if (tagErrors.length) {
+    const deepest = tagErrors.reduce((best, e) => (e.instancePath.length > best.instancePath.length ? e : best), tagErrors[0]!);
+    const allowed = tagErrors.filter((e) => e.instancePath === deepest.instancePath).map((e) => JSON.stringify((e.params as { allowedValue: unknown }).allowedValue));
+    return { ...deepest, keyword: 'enum', params: { allowedValues: allowed.map((a) => JSON.parse(a)) }, message: `must be one of ${allowed.join(', ')}` };
+  }
+  return errors[0]!;
+}
+
 export function registerProblemHandlers(app: FastifyInstance) {
   app.setNotFoundHandler((request, reply) => sendProblem(reply, request, 404, `no route ${request.method} ${request.url.split('?')[0]}`));
   app.setErrorHandler((error: FastifyError & { status?: number; field?: string }, request, reply) => {
     if (error.validation) {
-      const { field, detail } = describeValidationError(error.validation[0] as ErrorObject, error.validationContext ?? 'body');
+      const { field, detail } = describeValidationError(pickValidationError(error.validation as ErrorObject[]), error.validationContext ?? 'body');
       return sendProblem(reply, request, 400, detail, field);
     }
     if (error instanceof ApiError || (typeof error.status === 'number' && error.status >= 400 && error.status < 500)) {

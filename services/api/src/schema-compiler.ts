@@ -26,7 +26,8 @@ function makeAjv(options: Options) {
 }
 
 export function schemaCompiler(): FastifySchemaCompiler<unknown> {
-  const bodyAjv = makeAjv({ coerceTypes: false, useDefaults: false, removeAdditional: false });
+  // allErrors: a union's branches each report their tag mismatch too, which pickValidationError needs.
+  const bodyAjv = makeAjv({ coerceTypes: false, useDefaults: false, removeAdditional: false, allErrors: true });
   const textAjv = makeAjv({ coerceTypes: true, useDefaults: true, removeAdditional: false });
   return ({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(withDiscriminators(schema as object));
 }
