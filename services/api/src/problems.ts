@@ -69,14 +69,13 @@ export function pickValidationError(errors: ErrorObject[]): ErrorObject {
   const candidates = errors.filter((e) => e.keyword !== 'anyOf' && e.keyword !== 'oneOf' && !tagErrors.includes(e)
     && !rejected.some((r) => e.schemaPath.startsWith(r.schema) && e.instancePath.startsWith(r.object)));
   const useful = candidates.filter((e) => !(e.keyword === 'type' && (e.params as { type?: string }).type === 'array'));
-  const pool = useful.length ? useful : candidates;
-  if (pool.length) return pool.reduce((best, e) => (e.instancePath.length > best.instancePath.length ? e : best), pool[0]!);
+  if (useful.length) return useful.reduce((best, e) => (e.instancePath.length > best.instancePath.length ? e : best), useful[0]!);
   if (tagErrors.length) {
     const deepest = tagErrors.reduce((best, e) => (e.instancePath.length > best.instancePath.length ? e : best), tagErrors[0]!);
     const allowed = tagErrors.filter((e) => e.instancePath === deepest.instancePath).map((e) => JSON.stringify((e.params as { allowedValue: unknown }).allowedValue));
     return { ...deepest, keyword: 'enum', params: { allowedValues: allowed.map((a) => JSON.parse(a)) }, message: `must be one of ${allowed.join(', ')}` };
   }
-  return errors[0]!;
+  return candidates[0] ?? errors[0]!;
 }
 
 export function registerProblemHandlers(app: FastifyInstance) {
