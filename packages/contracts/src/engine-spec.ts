@@ -173,6 +173,10 @@ export type Init = Static<typeof Init>;
 const Weight = (defaultWeight: number) => Type.Optional(Type.Number({ minimum: 0, default: defaultWeight, description: 'Multiplies the penalty before it is subtracted from the objective.' }));
 export const PriorSchemas = {
   l2: Closed({ type: Type.Literal('l2'), weight: Weight(0.01) }, { title: 'L2Prior', description: 'Mean square of the centred pixels (Simonyan et al. 2014).' }),
+  l2Decay: Closed({
+    type: Type.Literal('l2Decay'),
+    theta: Type.Optional(Type.Number({ minimum: 0, exclusiveMaximum: 1, default: 0.01, description: 'Fraction of each pixel\'s distance from grey removed after every step.' })),
+  }, { title: 'L2DecayPrior', description: 'Yosinski et al. 2015: L2 decay as an operation between steps, x ← ½ + (1 − θ)(x − ½).' }),
   l1: Closed({ type: Type.Literal('l1'), weight: Weight(0.01) }, { title: 'L1Prior', description: 'Mean absolute value of the centred pixels.' }),
   totalVariation: Closed({
     type: Type.Literal('totalVariation'),
@@ -294,7 +298,7 @@ export const PRESETS: Record<Method, Preset> = {
     parameterization: { type: 'pixel', decorrelate: false, range: 'clip' },
     init: { type: 'noise', std: 0.01 },
     priors: [
-      { type: 'l2', weight: 0.001 },
+      { type: 'l2Decay', theta: 0.01 },
       { type: 'blur', sigmaPx: 0.5, everySteps: 4 },
       { type: 'clipNorm', percentile: 10 },
       { type: 'clipContribution', percentile: 10 },
