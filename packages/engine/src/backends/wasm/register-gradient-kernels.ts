@@ -19,25 +19,44 @@ type KernelArgs = Parameters<tf.KernelFunc>[0];
 /** Our kernels, so that registering twice does not wrap our own kernel as the fallback. */
 const ourKernelFuncs = new WeakSet<tf.KernelFunc>();
 
-function replaceKernel(kernelName: string, backendName: string, make: (original: tf.KernelConfig | undefined) => tf.KernelFunc): void {
+/** How to put back each original kernel we replaced, by `${backendName}/${kernelName}`. */
+const restoreOriginal = new Map<string, () => void>();
+
+/** Replaces one kernel; returns a function that puts the original back. */
+function replaceKernel(kernelName: string, backendName: string, make: (original: tf.KernelConfig | undefined) => tf.KernelFunc): () => void {
+  const key = `${backendName}/${kernelName}`;
   const original = tf.getKernel(kernelName, backendName);
-  if (original != null && ourKernelFuncs.has(original.kernelFunc)) return;
+  if (original != null && ourKernelFuncs.has(original.kernelFunc)) return restoreOriginal.get(key) ?? (() => {});
   const kernelFunc = make(original);
   ourKernelFuncs.add(kernelFunc);
   if (original != null) tf.unregisterKernel(kernelName, backendName);
   // Keep the original's setup/dispose: the fallback path still calls its cwrapped WASM function.
   tf.registerKernel({ kernelName, backendName, kernelFunc, setupFunc: original?.setupFunc, disposeFunc: original?.disposeFunc });
+  const restore = () => {
+    restoreOriginal.delete(key);
+    if (tf.getKernel(kernelName, backendName)?.kernelFunc !== kernelFunc) return;
+    tf.unregisterKernel(kernelName, backendName);
+    if (original != null) tf.registerKernel(original);
+  };
+  restoreOriginal.set(key, restore);
+  return restore;
 }
 
 /** The kernels this module registers, by name (the tests check each against the CPU backend). */
 export const wasmGradientKernelNames: readonly string[] = [tf.Conv2DBackpropInput, tf.DepthwiseConv2dNativeBackpropInput];
 
-/** Idempotent. `initBackend('wasm')` calls it; call it yourself only when activating WASM some other way. */
-export function registerWasmGradientKernels(backendName = 'wasm'): void {
-  replaceKernel(tf.Conv2DBackpropInput, backendName, (original) => (args: KernelArgs) => {
-    if (original == null) throw new Error(`no ${tf.Conv2DBackpropInput} kernel to fall back to on ${backendName}`);
-    return conv2dBackpropInputAsForwardConv(args, original.kernelFunc);
-  });
-  replaceKernel(tf.DepthwiseConv2dNativeBackpropInput, backendName, (original) => (args: KernelArgs) =>
-    depthwiseConv2dBackpropInputAsForwardConv(args, original?.kernelFunc));
+/**
+ * Idempotent. `initBackend('wasm')` calls it; call it yourself only when activating WASM some other
+ * way. Returns a function that restores tfjs-backend-wasm's own kernels (the benchmark's "before").
+ */
+export function registerWasmGradientKernels(backendName = 'wasm'): () => void {
+  const restores = [
+    replaceKernel(tf.Conv2DBackpropInput, backendName, (original) => (args: KernelArgs) => {
+      if (original == null) throw new Error(`no ${tf.Conv2DBackpropInput} kernel to fall back to on ${backendName}`);
+      return conv2dBackpropInputAsForwardConv(args, original.kernelFunc);
+    }),
+    replaceKernel(tf.DepthwiseConv2dNativeBackpropInput, backendName, (original) => (args: KernelArgs) =>
+      depthwiseConv2dBackpropInputAsForwardConv(args, original?.kernelFunc)),
+  ];
+  return () => restores.forEach((restore) => restore());
 }

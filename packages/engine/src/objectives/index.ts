@@ -1,0 +1,55 @@
+/**
+ * Objectives by request name (packages/contracts engine-spec `Objective`), and `buildObjective`, which
+ * turns a request's `objective` — one objective, a composite, or a list with one per batch item — into
+ * the one `Objective` the optimisation loop maximises, checking it against the model first.
+ */
+import { OBJECTIVE_TYPES, type Objective as ObjectiveSpec, type ObjectiveTerm } from '@featurevis/contracts';
+import { InvalidSpecError, type LoadedModel } from '../types.ts';
+import { channel } from './channel.ts';
+import { classLogit } from './class.ts';
+import type { ObjectiveContext, ObjectiveFactory } from './context.ts';
+import { direction } from './direction.ts';
+import { diversity } from './diversity.ts';
+import { interpolate } from './interpolate.ts';
+import { layer } from './layer.ts';
+import { negate } from './negate.ts';
+import { neuron } from './neuron.ts';
+import type { ComposableObjective } from './objective.ts';
+import { perItem } from './per-item.ts';
+import { region } from './region.ts';
+import { sum } from './sum.ts';
+
+type FactoryFor<T extends ObjectiveTerm['type']> = ObjectiveFactory<Extract<ObjectiveTerm, { type: T }>>;
+
+export const objectives: { [T in ObjectiveTerm['type']]: FactoryFor<T> } = {
+  neuron,
+  channel,
+  layer,
+  class: classLogit,
+  direction,
+  region,
+  diversity,
+  sum,
+  negate,
+  interpolate,
+};
+
+/**
+ * The request's objective as one Objective over the batch, validated against the model: an unknown
+ * layer, a channel out of range or an unknown class label throws InvalidSpecError naming the field.
+ */
+export function buildObjective(spec: ObjectiveSpec, options: { model: LoadedModel; batchSize: number; field?: string }): ComposableObjective {
+  const build = (node: ObjectiveSpec, field: string): ComposableObjective => {
+    const context: ObjectiveContext = { model: options.model, batchSize: options.batchSize, field, build };
+    if (Array.isArray(node)) return perItem(node, context);
+    const factory = objectives[node.type] as ObjectiveFactory | undefined;
+    if (!factory) throw new InvalidSpecError(`unknown objective type "${(node as { type: string }).type}"; known: ${OBJECTIVE_TYPES.join(', ')}`, `${field}.type`);
+    return factory(node, context);
+  };
+  return build(spec, options.field ?? 'objective');
+}
+
+export { ComposableObjective, objective, weightedSum } from './objective.ts';
+export { classIndex, LOGITS } from './class.ts';
+export { interpolationWeights } from './interpolate.ts';
+export type { ObjectiveContext, ObjectiveFactory } from './context.ts';

@@ -1,0 +1,234 @@
+/**
+ * The optimisation loop: `visualize(model, spec)` synthesises the images that maximise the spec's
+ * objective (activation maximisation; Erhan et al. 2009, and the survey in
+ * /work/shared/seed/feature-visualization-survey.md). One step:
+ *
+ *   1. render the parameterisation to RGB images in [0,1];
+ *   2. apply the random transforms, run the model, and compute objective − Σ weight·penalty;
+ *   3. take the gradient with respect to the images (with Lucid's redirected ReLU gradient during the
+ *      first `reluGradientOverrideSteps`), optionally normalise it per image;
+ *   4. carry it back to the parameterisation's variables (a vector-Jacobian product through `render`)
+ *      and let the optimiser (Adam or SGD with momentum) take its step;
+ *   5. run the priors' step hooks (blur every k steps, clipping).
+ *
+ * Taking the gradient at the images first (3) and the variables second (4) costs a second `render`,
+ * which is cheap next to the model, and gives the step hooks and the normalisation the gradient in
+ * pixel space whatever the parameterisation.
+ *
+ * Everything random draws from one seeded `Random` in a fixed order, so the same seed on the same
+ * backend gives byte-identical PNGs. Every tensor a run creates is disposed before it returns.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Prior as PriorSpec, ResolvedEngineSettings, Transform as TransformSpec } from '@featurevis/contracts';
+import { metrics as metricUnits } from './metrics/index.ts';
+import { buildObjective, classIndex } from './objectives/index.ts';
+import { normalizeGradients, optimizers, withRedirectedReluGradients } from './optimizers/index.ts';
+import { parameterizations, type ImageParameterization, type ParameterizationContext } from './parameterizations/index.ts';
+import { encodeBatch } from './png.ts';
+import { resolveSettings } from './presets.ts';
+import { priors as priorUnits } from './priors/index.ts';
+import { createRandom } from './random.ts';
+import { transforms as transformUnits } from './transforms/index.ts';
+import { CanceledError, InvalidSpecError, type EncodedImage, type LoadedModel, type VisualizationOutput, type VisualizationSpec, type VisualizeOptions } from './types.ts';
+import type { Activations, Objective, Penalty, Random, StepHook, Transform } from './units.ts';
+
+export const DEFAULT_PROGRESS_EVERY_STEPS = 10;
+
+interface WeightedPenalty { penalty: Penalty; weight: number }
+
+/** The units a run is assembled from, built (and checked) before the first step. */
+interface Run {
+  settings: ResolvedEngineSettings;
+  batch: number;
+  objective: Objective;
+  /** The model's activations of the layers the objective reads, by name. */
+  activations(images: tf.Tensor4D): Activations;
+  random: Random;
+  parameterization: ImageParameterization;
+  transforms: Transform[];
+  penalties: WeightedPenalty[];
+  hooks: StepHook[];
+  optimizer: tf.Optimizer;
+}
+
+export async function visualize(model: LoadedModel, spec: VisualizationSpec, options: VisualizeOptions = {}): Promise<VisualizationOutput> {
+  const startedMs = performance.now();
+  const run = assemble(model, spec);
+  try {
+    const { settings } = run;
+    const progressEverySteps = Math.max(1, options.progressEverySteps ?? DEFAULT_PROGRESS_EVERY_STEPS);
+    const snapshotSteps = new Set(settings.snapshots);
+    const trace: number[] = [];
+    const snapshots: VisualizationOutput['snapshots'] = [];
+    const loopStartedMs = performance.now();
+    for (let step = 1; step <= settings.steps; step++) {
+      if (options.isCanceled?.()) throw new CanceledError(`canceled before step ${step} of ${settings.steps}`);
+      const objectiveMean = step <= settings.reluGradientOverrideSteps
+        ? withRedirectedReluGradients(() => optimizationStep(run, step))
+        : optimizationStep(run, step);
+      trace.push(await readScalar(objectiveMean));
+      if (snapshotSteps.has(step)) {
+        for (const image of await renderPngs(run.parameterization)) snapshots.push({ ...image, step });
+      }
+      if (step % progressEverySteps === 0 || step === settings.steps) {
+        options.onProgress?.({ step, steps: settings.steps, objective: trace[trace.length - 1] });
+      }
+    }
+    const loopMs = performance.now() - loopStartedMs;
+    const finalImages = run.parameterization.render();
+    try {
+      const images = await encodeBatch(finalImages);
+      const metrics = await computeMetrics(run, model, spec, finalImages);
+      const totalMs = performance.now() - startedMs;
+      const meanStepMs = loopMs / settings.steps;
+      return {
+        images,
+        snapshots,
+        trace,
+        metrics,
+        settings: { model: spec.model, objective: spec.objective, ...settings, seed: spec.seed },
+        backend: tf.getBackend(),
+        timings: { totalMs, meanStepMs, stepsPerSecond: 1000 / meanStepMs },
+      };
+    } finally {
+      finalImages.dispose();
+    }
+  } finally {
+    run.parameterization.dispose();
+    run.optimizer.dispose();
+  }
+}
+
+/** Resolves the settings and builds every unit, so an invalid spec fails before any work. */
+function assemble(model: LoadedModel, spec: VisualizationSpec): Run {
+  const settings = resolveSettings(spec, model);
+  const { batch, size: sizePx } = settings.image;
+  const objective = buildObjective(spec.objective, { model, batchSize: batch });
+  const random = createRandom(spec.seed);
+  const { penalties, hooks } = buildPriors(settings.priors, { batch, sizePx, steps: settings.steps });
+  const transforms = settings.transforms.map((transform, i) => buildTransform(transform, `transforms[${i}]`));
+  const createParameterization = parameterizations[settings.parameterization.type] as ((options: unknown, context: ParameterizationContext) => ImageParameterization) | undefined;
+  if (!createParameterization) throw new InvalidSpecError(`unknown parameterization "${settings.parameterization.type}"`, 'parameterization.type');
+  const createOptimizer = optimizers[settings.optimizer.type];
+  if (!createOptimizer) throw new InvalidSpecError(`unknown optimizer "${settings.optimizer.type}"`, 'optimizer.type');
+  // The parameterisation draws its initial noise from `random` first, then the transforms draw theirs
+  // step by step: the order is fixed, so a seed reproduces the run.
+  const parameterization = createParameterization(settings.parameterization, {
+    batch, sizePx, random, init: settings.init,
+    ...(model.info.input.mean ? { meanRgb: model.info.input.mean } : {}),
+  });
+  const optimizer = createOptimizer(settings.optimizer);
+  const layers = [...objective.layers];
+  const activations = (images: tf.Tensor4D): Activations => {
+    const outputs = model.activations(images, layers);
+    return new Map(layers.map((layer, i) => [layer, outputs[i]]));
+  };
+  return { settings, batch, objective, activations, random, parameterization, transforms, penalties, hooks, optimizer };
+}
+
+function buildPriors(specs: PriorSpec[], context: { batch: number; sizePx: number; steps: number }): { penalties: WeightedPenalty[]; hooks: StepHook[] } {
+  const penalties: WeightedPenalty[] = [];
+  const hooks: StepHook[] = [];
+  specs.forEach((spec, i) => {
+    const create = (priorUnits as Record<string, ((options: unknown, context: unknown) => { penalty?: Penalty; hook?: StepHook }) | undefined>)[spec.type];
+    if (!create) throw new InvalidSpecError(`unknown prior "${spec.type}"`, `priors[${i}].type`);
+    const prior = create(spec, { ...context, field: `priors[${i}]` });
+    if (prior.penalty) penalties.push({ penalty: prior.penalty, weight: 'weight' in spec ? spec.weight ?? 1 : 1 });
+    if (prior.hook) hooks.push(prior.hook);
+  });
+  return { penalties, hooks };
+}
+
+function buildTransform(spec: TransformSpec, field: string): Transform {
+  const create = (transformUnits as Record<string, ((options: unknown, context: unknown) => Transform) | undefined>)[spec.type];
+  if (!create) throw new InvalidSpecError(`unknown transform "${spec.type}"`, `${field}.type`);
+  return create(spec, { field });
+}
+
+/**
+ * One step of gradient ascent on objective − Σ weight·penalty. Returns the objective's batch mean at
+ * this step's images (kept: the caller reads and disposes it).
+ */
+function optimizationStep(run: Run, step: number): tf.Scalar {
+  let objectiveMean: tf.Scalar | undefined;
+  tf.tidy(() => {
+    const images = run.parameterization.render();
+    // The optimiser minimises, so the loss is minus the objective. Summed (not averaged) over the batch,
+    // so each image's gradient is that of its own objective whatever the batch size.
+    const loss = (x: tf.Tensor): tf.Scalar => {
+      let transformed = x as tf.Tensor4D;
+      for (const transform of run.transforms) transformed = transform(transformed, run.random);
+      const values = run.objective.value(run.activations(transformed), run.batch);
+      objectiveMean = tf.keep(tf.mean(values)) as tf.Scalar;
+      let total: tf.Tensor = tf.sum(values);
+      for (const { penalty, weight } of run.penalties) total = tf.sub(total, tf.mul(tf.sum(penalty(x as tf.Tensor4D)), weight));
+      return tf.neg(total) as tf.Scalar;
+    };
+    const lossGradient = tf.grad(loss)(images) as tf.Tensor4D;
+    const stepGradient = run.settings.optimizer.normalizeGradients ? normalizeGradients(lossGradient) : lossGradient;
+    const { grads } = tf.variableGrads(() => tf.sum(tf.mul(run.parameterization.render(), stepGradient)) as tf.Scalar, run.parameterization.variables);
+    run.optimizer.applyGradients(grads);
+    const objectiveGradient = tf.neg(lossGradient) as tf.Tensor4D;
+    for (const hook of run.hooks) hook({ step, parameterization: run.parameterization, images: () => run.parameterization.render(), gradients: objectiveGradient });
+  });
+  return objectiveMean!;
+}
+
+async function readScalar(scalar: tf.Scalar): Promise<number> {
+  try {
+    return (await scalar.data())[0];
+  } finally {
+    scalar.dispose();
+  }
+}
+
+async function renderPngs(parameterization: ImageParameterization): Promise<EncodedImage[]> {
+  const images = parameterization.render();
+  try {
+    return await encodeBatch(images);
+  } finally {
+    images.dispose();
+  }
+}
+
+/**
+ * What a metric unit (src/metrics) is given about a finished run. Each returns one value per batch
+ * image, or null where it does not apply (no class probability without a class objective).
+ */
+export interface RunSummary {
+  /** The final images, NHWC RGB in [0,1], as encoded (no transforms). */
+  images: tf.Tensor4D;
+  model: LoadedModel;
+  /** The objective that was maximised; evaluate it with `model.activations(images, objective.layers)`. */
+  objective: Objective;
+  /** Per batch image, the class its objective targets (a `class` objective), else null. */
+  classIndices: Array<number | null>;
+}
+
+/** The class each batch image's objective targets, for the class-probability metric. */
+function targetClasses(spec: VisualizationSpec, model: LoadedModel, batch: number): Array<number | null> {
+  const classOf = (node: unknown, field: string): number | null =>
+    node !== null && typeof node === 'object' && !Array.isArray(node) && (node as { type?: unknown }).type === 'class'
+      ? classIndex(model, (node as { class: number | string }).class, field)
+      : null;
+  if (Array.isArray(spec.objective)) return spec.objective.map((node, i) => classOf(node, `objective[${i}]`));
+  return Array.from({ length: batch }, () => classOf(spec.objective, 'objective'));
+}
+
+/**
+ * Every metric of the metrics room on the final images: `metrics[name]` is the batch mean and
+ * `metrics.perImage[name]` the values per image (null where the metric does not apply).
+ */
+async function computeMetrics(run: Run, model: LoadedModel, spec: VisualizationSpec, images: tf.Tensor4D): Promise<Record<string, unknown>> {
+  const summary: RunSummary = { images, model, objective: run.objective, classIndices: targetClasses(spec, model, run.batch) };
+  const result: Record<string, unknown> = {};
+  const perImage: Record<string, Array<number | null> | null> = {};
+  for (const [name, metric] of Object.entries(metricUnits as Record<string, (summary: RunSummary) => Promise<Array<number | null> | null> | Array<number | null> | null>)) {
+    const values = await metric(summary);
+    perImage[name] = values;
+    const present = (values ?? []).filter((value): value is number => value !== null);
+    result[name] = present.length > 0 ? present.reduce((a, b) => a + b, 0) / present.length : null;
+  }
+  result.perImage = perImage;
+  return result;
+}
