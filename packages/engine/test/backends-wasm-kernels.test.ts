@@ -123,3 +123,33 @@ for (const [index, c] of depthwiseCases.entries()) {
     assertClose(actual.values, expected.values, 'dx');
   });
 }
+
+const maxPoolCases: Array<{ inputHw: [number, number]; filter: number; stride: number; pad: 'same' | 'valid'; ties: boolean }> = [
+  { inputHw: [8, 8], filter: 2, stride: 2, pad: 'valid', ties: false },
+  { inputHw: [9, 7], filter: 2, stride: 2, pad: 'valid', ties: false },
+  { inputHw: [9, 9], filter: 3, stride: 2, pad: 'same', ties: false },
+  { inputHw: [8, 8], filter: 3, stride: 1, pad: 'same', ties: false },
+  // Values on a coarse grid, so windows hold equal maxima: the gradient goes to the first of them.
+  { inputHw: [8, 8], filter: 2, stride: 2, pad: 'valid', ties: true },
+  { inputHw: [9, 9], filter: 3, stride: 2, pad: 'same', ties: true },
+];
+
+for (const [index, c] of maxPoolCases.entries()) {
+  test(`MaxPoolGrad on WASM equals CPU: input ${c.inputHw}, filter ${c.filter}, stride ${c.stride}, pad ${c.pad}${c.ties ? ', with ties' : ''}`, async () => {
+    const [channels, batch] = [3, 2];
+    const inputShape = [batch, ...c.inputHw, channels];
+    const raw = randomValues(inputShape.reduce((a, b) => a * b), 31 + index);
+    const input = { values: c.ties ? raw.map((v) => Math.round(v * 2) / 2) : raw, shape: inputShape };
+    await tf.setBackend('cpu');
+    const output = tf.tidy(() => {
+      const pooled = tf.maxPool(tf.tensor4d(input.values, inputShape as [number, number, number, number]), c.filter, c.stride, c.pad);
+      return { values: pooled.dataSync() as Float32Array, shape: pooled.shape as number[] };
+    });
+    const inputs = { dy: { values: randomValues(output.values.length, 41 + index), shape: output.shape }, input, output };
+    const attrs = { filterSize: c.filter, strides: c.stride, pad: c.pad };
+    const expected = await runOn('cpu', tf.MaxPoolGrad, inputs, attrs);
+    const actual = await runOn('wasm', tf.MaxPoolGrad, inputs, attrs);
+    assert.deepEqual(actual.shape, inputShape);
+    assertClose(actual.values, expected.values, 'dx');
+  });
+}

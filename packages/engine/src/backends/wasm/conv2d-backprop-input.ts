@@ -4,6 +4,7 @@
  * is a plain loop; measured here, a gradient step with it cost 12× its forward pass (issue 4).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { flippedFilter } from './flipped-filter.ts';
 import { asTensor, planTransposedConvolution } from './transposed-convolution.ts';
 
 export function conv2dBackpropInputAsForwardConv(
@@ -19,8 +20,7 @@ export function conv2dBackpropInputAsForwardConv(
     const plan = planTransposedConvolution(asTensor<tf.Rank.R4>(args.inputs.dy as tf.TensorInfo), convInfo);
     if (plan == null) return undefined;
     // [h, w, in, out] → flipped in h and w → [h, w, out, in]: dy's channels are the forward outputs.
-    const flippedFilter = tf.transpose(tf.reverse(asTensor<tf.Rank.R4>(filterInfo), [0, 1]), [0, 1, 3, 2]);
-    return tf.conv2d(plan.dilatedDy, flippedFilter as tf.Tensor4D, 1, plan.padding);
+    return tf.conv2d(plan.dilatedDy, flippedFilter(filterInfo, args.backend, true), 1, plan.padding);
   });
   return result ?? (fallback(args as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo);
 }

@@ -5,6 +5,7 @@
  * with its own flipped filter and the m results of every input channel are summed.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { flippedFilter } from './flipped-filter.ts';
 import { asTensor, planTransposedConvolution } from './transposed-convolution.ts';
 
 export function depthwiseConv2dBackpropInputAsForwardConv(
@@ -21,7 +22,7 @@ export function depthwiseConv2dBackpropInputAsForwardConv(
     const plan = planTransposedConvolution(asTensor<tf.Rank.R4>(args.inputs.dy as tf.TensorInfo), convInfo);
     if (plan == null) return undefined;
     // Filter [h, w, C, m]: each of dy's C·m channels (c·m + j) gets w[:, :, c, j], flipped.
-    const flipped = tf.reshape(tf.reverse(asTensor<tf.Rank.R4>(filterInfo), [0, 1]), [filterHeight, filterWidth, inChannels * multiplier, 1]) as tf.Tensor4D;
+    const flipped = tf.reshape(flippedFilter(filterInfo, args.backend, false), [filterHeight, filterWidth, inChannels * multiplier, 1]) as tf.Tensor4D;
     const perOutputChannel = tf.depthwiseConv2d(plan.dilatedDy, flipped, 1, plan.padding, 'NHWC', [convInfo.dilationHeight, convInfo.dilationWidth]);
     if (multiplier === 1) return perOutputChannel;
     const [batch, height, width] = perOutputChannel.shape;

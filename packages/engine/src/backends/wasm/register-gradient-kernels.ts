@@ -5,6 +5,7 @@
  * - `Conv2DBackpropInput` replaces tfjs-backend-wasm's slow loop; it falls back to that loop for
  *   geometries a forward convolution cannot express.
  * - `DepthwiseConv2dNativeBackpropInput` is missing from tfjs-backend-wasm 4.22 altogether.
+ * - `MaxPoolGrad` replaces tfjs-backend-wasm's, which costs 50× its forward max pool (max-pool-grad.ts).
  *
  * The weight-gradient kernels it also lacks (`Conv2DBackpropFilter`,
  * `DepthwiseConv2dNativeBackpropFilter`) are not added: activation maximization never runs them
@@ -13,6 +14,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2dBackpropInputAsForwardConv } from './conv2d-backprop-input.ts';
 import { depthwiseConv2dBackpropInputAsForwardConv } from './depthwise-conv2d-backprop-input.ts';
+import { maxPoolGradInJavaScript } from './max-pool-grad.ts';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
@@ -43,7 +45,7 @@ function replaceKernel(kernelName: string, backendName: string, make: (original:
 }
 
 /** The kernels this module registers, by name (the tests check each against the CPU backend). */
-export const wasmGradientKernelNames: readonly string[] = [tf.Conv2DBackpropInput, tf.DepthwiseConv2dNativeBackpropInput];
+export const wasmGradientKernelNames: readonly string[] = [tf.Conv2DBackpropInput, tf.DepthwiseConv2dNativeBackpropInput, tf.MaxPoolGrad];
 
 /**
  * Idempotent. `initBackend('wasm')` calls it; call it yourself only when activating WASM some other
@@ -57,6 +59,7 @@ export function registerWasmGradientKernels(backendName = 'wasm'): () => void {
     }),
     replaceKernel(tf.DepthwiseConv2dNativeBackpropInput, backendName, (original) => (args: KernelArgs) =>
       depthwiseConv2dBackpropInputAsForwardConv(args, original?.kernelFunc)),
+    replaceKernel(tf.MaxPoolGrad, backendName, () => (args: KernelArgs) => maxPoolGradInJavaScript(args)),
   ];
   return () => restores.forEach((restore) => restore());
 }
