@@ -153,3 +153,30 @@ for (const [index, c] of maxPoolCases.entries()) {
     assertClose(actual.values, expected.values, 'dx');
   });
 }
+
+const tileCases: Array<{ shape: number[]; reps: number[]; dtype: 'float32' | 'int32' | 'bool' }> = [
+  { shape: [4, 1, 1, 1], reps: [1, 3, 5, 7], dtype: 'bool' },
+  { shape: [2, 3], reps: [3, 2], dtype: 'float32' },
+  { shape: [2, 1, 3], reps: [2, 4, 1], dtype: 'int32' },
+  { shape: [5], reps: [3], dtype: 'float32' },
+  { shape: [2, 2, 1, 2, 3], reps: [1, 2, 3, 1, 2], dtype: 'float32' },
+  { shape: [3, 2], reps: [1, 1], dtype: 'float32' },
+];
+
+for (const [index, c] of tileCases.entries()) {
+  test(`Tile on WASM equals CPU: ${c.dtype} ${c.shape} × ${c.reps}`, async () => {
+    const size = c.shape.reduce((a, b) => a * b, 1);
+    const raw = randomValues(size, 51 + index);
+    const values = c.dtype === 'float32' ? raw : Array.from(raw, (v) => (c.dtype === 'bool' ? (v > 0 ? 1 : 0) : Math.round(v * 100)));
+    const run = async (backend: string) => {
+      await tf.setBackend(backend);
+      return tf.tidy(() => {
+        const out = tf.engine().runKernel(tf.Tile, { x: tf.tensor(values, c.shape, c.dtype) }, { reps: c.reps }) as tf.Tensor;
+        return { values: Array.from(out.dataSync()), shape: out.shape, dtype: out.dtype };
+      });
+    };
+    const expected = await run('cpu');
+    const actual = await run('wasm');
+    assert.deepEqual(actual, expected);
+  });
+}

@@ -6,6 +6,8 @@
  *   geometries a forward convolution cannot express.
  * - `DepthwiseConv2dNativeBackpropInput` is missing from tfjs-backend-wasm 4.22 altogether.
  * - `MaxPoolGrad` replaces tfjs-backend-wasm's, which costs 50× its forward max pool (max-pool-grad.ts).
+ * - `Tile` (what `tf.broadcastTo` runs) replaces tfjs-backend-wasm's per-element loop (tile.ts); not a
+ *   gradient kernel, but the engine's gradient code broadcasts masks with it every step.
  *
  * The weight-gradient kernels it also lacks (`Conv2DBackpropFilter`,
  * `DepthwiseConv2dNativeBackpropFilter`) are not added: activation maximization never runs them
@@ -15,6 +17,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { conv2dBackpropInputAsForwardConv } from './conv2d-backprop-input.ts';
 import { depthwiseConv2dBackpropInputAsForwardConv } from './depthwise-conv2d-backprop-input.ts';
 import { maxPoolGradInJavaScript } from './max-pool-grad.ts';
+import { tileInJavaScript } from './tile.ts';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
@@ -45,7 +48,7 @@ function replaceKernel(kernelName: string, backendName: string, make: (original:
 }
 
 /** The kernels this module registers, by name (the tests check each against the CPU backend). */
-export const wasmGradientKernelNames: readonly string[] = [tf.Conv2DBackpropInput, tf.DepthwiseConv2dNativeBackpropInput, tf.MaxPoolGrad];
+export const wasmGradientKernelNames: readonly string[] = [tf.Conv2DBackpropInput, tf.DepthwiseConv2dNativeBackpropInput, tf.MaxPoolGrad, tf.Tile];
 
 /**
  * Idempotent. `initBackend('wasm')` calls it; call it yourself only when activating WASM some other
@@ -60,6 +63,10 @@ export function registerWasmGradientKernels(backendName = 'wasm'): () => void {
     replaceKernel(tf.DepthwiseConv2dNativeBackpropInput, backendName, (original) => (args: KernelArgs) =>
       depthwiseConv2dBackpropInputAsForwardConv(args, original?.kernelFunc)),
     replaceKernel(tf.MaxPoolGrad, backendName, () => (args: KernelArgs) => maxPoolGradInJavaScript(args)),
+    replaceKernel(tf.Tile, backendName, (original) => (args: KernelArgs) => {
+      if (original == null) throw new Error(`no ${tf.Tile} kernel to fall back to on ${backendName}`);
+      return tileInJavaScript(args, original.kernelFunc);
+    }),
   ];
   return () => restores.forEach((restore) => restore());
 }
