@@ -103,9 +103,9 @@ export async function visualize(model: LoadedModel, spec: VisualizationSpec, opt
 function assemble(model: LoadedModel, spec: VisualizationSpec): Run {
   const settings = resolveSettings(spec, model);
   const { batch, size: sizePx } = settings.image;
-  const objective = buildObjective(spec.objective, { model, batchSize: batch });
+  const objective = buildObjective(spec.objective, { model, batchSize: batch, imageSizePx: sizePx });
   const random = createRandom(spec.seed);
-  const { penalties, hooks } = buildPriors(settings.priors, { batch, sizePx, steps: settings.steps });
+  const { penalties, hooks, hookFields } = buildPriors(settings.priors, { batch, sizePx, steps: settings.steps });
   const transforms = settings.transforms.map((transform, i) => buildTransform(transform, `transforms[${i}]`));
   const createParameterization = parameterizations[settings.parameterization.type] as ((options: unknown, context: ParameterizationContext) => ImageParameterization) | undefined;
   if (!createParameterization) throw new InvalidSpecError(`unknown parameterization "${settings.parameterization.type}"`, 'parameterization.type');
@@ -117,6 +117,14 @@ function assemble(model: LoadedModel, spec: VisualizationSpec): Run {
     batch, sizePx, random, init: settings.init,
     ...(model.info.input.mean ? { meanRgb: model.info.input.mean } : {}),
   });
+  // A step hook (blur, clipping, L2 decay) writes the edited image back through the parameterisation's
+  // inverse; refuse one without an inverse (cppn) now rather than at the hook's first step.
+  if (hookFields.length > 0 && !parameterization.setImages) {
+    parameterization.dispose();
+    const field = hookFields[0];
+    const type = settings.priors[Number(field.slice('priors['.length, -1))].type;
+    throw new InvalidSpecError(`the ${type} prior edits the image between steps and needs an invertible parameterisation (pixel, fourier, laplacian); "${settings.parameterization.type}" has none`, field);
+  }
   const optimizer = createOptimizer(settings.optimizer);
   const layers = [...objective.layers];
   const activations = (images: tf.Tensor4D): Activations => {
@@ -126,17 +134,22 @@ function assemble(model: LoadedModel, spec: VisualizationSpec): Run {
   return { settings, batch, objective, activations, random, parameterization, transforms, penalties, hooks, optimizer };
 }
 
-function buildPriors(specs: PriorSpec[], context: { batch: number; sizePx: number; steps: number }): { penalties: WeightedPenalty[]; hooks: StepHook[] } {
+/** The priors' penalties and step hooks; `hookFields` names the request field of each hook's prior. */
+function buildPriors(specs: PriorSpec[], context: { batch: number; sizePx: number; steps: number }): { penalties: WeightedPenalty[]; hooks: StepHook[]; hookFields: string[] } {
   const penalties: WeightedPenalty[] = [];
   const hooks: StepHook[] = [];
+  const hookFields: string[] = [];
   specs.forEach((spec, i) => {
     const create = (priorUnits as Record<string, ((options: unknown, context: unknown) => { penalty?: Penalty; hook?: StepHook }) | undefined>)[spec.type];
     if (!create) throw new InvalidSpecError(`unknown prior "${spec.type}"`, `priors[${i}].type`);
     const prior = create(spec, { ...context, field: `priors[${i}]` });
     if (prior.penalty) penalties.push({ penalty: prior.penalty, weight: 'weight' in spec ? spec.weight ?? 1 : 1 });
-    if (prior.hook) hooks.push(prior.hook);
+    if (prior.hook) {
+      hooks.push(prior.hook);
+      hookFields.push(`priors[${i}]`);
+    }
   });
-  return { penalties, hooks };
+  return { penalties, hooks, hookFields };
 }
 
 function buildTransform(spec: TransformSpec, field: string): Transform {
@@ -151,26 +164,32 @@ function buildTransform(spec: TransformSpec, field: string): Transform {
  */
 function optimizationStep(run: Run, step: number): tf.Scalar {
   let objectiveMean: tf.Scalar | undefined;
-  tf.tidy(() => {
-    const images = run.parameterization.render();
-    // The optimiser minimises, so the loss is minus the objective. Summed (not averaged) over the batch,
-    // so each image's gradient is that of its own objective whatever the batch size.
-    const loss = (x: tf.Tensor): tf.Scalar => {
-      let transformed = x as tf.Tensor4D;
-      for (const transform of run.transforms) transformed = transform(transformed, run.random);
-      const values = run.objective.value(run.activations(transformed), run.batch);
-      objectiveMean = tf.keep(tf.mean(values)) as tf.Scalar;
-      let total: tf.Tensor = tf.sum(values);
-      for (const { penalty, weight } of run.penalties) total = tf.sub(total, tf.mul(tf.sum(penalty(x as tf.Tensor4D)), weight));
-      return tf.neg(total) as tf.Scalar;
-    };
-    const lossGradient = tf.grad(loss)(images) as tf.Tensor4D;
-    const stepGradient = run.settings.optimizer.normalizeGradients ? normalizeGradients(lossGradient) : lossGradient;
-    const { grads } = tf.variableGrads(() => tf.sum(tf.mul(run.parameterization.render(), stepGradient)) as tf.Scalar, run.parameterization.variables);
-    run.optimizer.applyGradients(grads);
-    const objectiveGradient = tf.neg(lossGradient) as tf.Tensor4D;
-    for (const hook of run.hooks) hook({ step, parameterization: run.parameterization, images: () => run.parameterization.render(), gradients: objectiveGradient });
-  });
+  try {
+    tf.tidy(() => {
+      const images = run.parameterization.render();
+      // The optimiser minimises, so the loss is minus the objective. Summed (not averaged) over the batch,
+      // so each image's gradient is that of its own objective whatever the batch size.
+      const loss = (x: tf.Tensor): tf.Scalar => {
+        let transformed = x as tf.Tensor4D;
+        for (const transform of run.transforms) transformed = transform(transformed, run.random);
+        const values = run.objective.value(run.activations(transformed), run.batch);
+        objectiveMean = tf.keep(tf.mean(values)) as tf.Scalar;
+        let total: tf.Tensor = tf.sum(values);
+        for (const { penalty, weight } of run.penalties) total = tf.sub(total, tf.mul(tf.sum(penalty(x as tf.Tensor4D)), weight));
+        return tf.neg(total) as tf.Scalar;
+      };
+      const lossGradient = tf.grad(loss)(images) as tf.Tensor4D;
+      const stepGradient = run.settings.optimizer.normalizeGradients ? normalizeGradients(lossGradient) : lossGradient;
+      const { grads } = tf.variableGrads(() => tf.sum(tf.mul(run.parameterization.render(), stepGradient)) as tf.Scalar, run.parameterization.variables);
+      run.optimizer.applyGradients(grads);
+      const objectiveGradient = tf.neg(lossGradient) as tf.Tensor4D;
+      for (const hook of run.hooks) hook({ step, parameterization: run.parameterization, images: () => run.parameterization.render(), gradients: objectiveGradient });
+    });
+  } catch (error) {
+    // The kept mean outlives the tidy scope: a step that fails after computing it must free it.
+    (objectiveMean as tf.Scalar | undefined)?.dispose();
+    throw error;
+  }
   return objectiveMean!;
 }
 

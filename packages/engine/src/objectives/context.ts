@@ -3,6 +3,7 @@
  * that an impossible request (unknown layer, channel out of range) fails before the first step with an
  * InvalidSpecError naming the request field (`objective.channel`, `objective[2].layer`, ...).
  */
+import * as tf from '@tensorflow/tfjs-core';
 import type { LayerInfo, ObjectiveTerm, Objective as ObjectiveSpec } from '@featurevis/contracts';
 import { InvalidSpecError, type LoadedModel } from '../types.ts';
 import type { ComposableObjective } from './objective.ts';
@@ -12,6 +13,11 @@ export interface ObjectiveContext {
   batchSize: number;
   /** Path of this objective in the request, for error messages: `objective`, `objective.terms[1].objective`. */
   field: string;
+  /**
+   * The run's image size in pixels, when known. Objectives that address cells of a layer's grid
+   * (neuron) check their position against the grid at this size before the first step.
+   */
+  imageSizePx?: number;
   /** Builds a nested objective (composites use it), with its own field path. */
   build(spec: ObjectiveSpec, field: string): ComposableObjective;
 }
@@ -38,4 +44,14 @@ export function requireChannel(layer: LayerInfo, channel: number, field: string)
 /** Whether the layer's output has spatial axes (NHWC) rather than being a vector per item. */
 export function isSpatial(layer: LayerInfo): boolean {
   return layer.shape.length === 3;
+}
+
+/**
+ * The height and width of a spatial layer's grid for square images of `sizePx` pixels, found by one
+ * forward pass of a blank image (outside any gradient recording). For fully convolutional models
+ * the grid depends on the image size, which the layer's listed shape leaves open.
+ */
+export function layerGrid(model: LoadedModel, layer: string, sizePx: number): [number, number] {
+  const shape = tf.tidy(() => model.activations(tf.fill([1, sizePx, sizePx, 3], 0.5) as tf.Tensor4D, [layer])[0].shape);
+  return [shape[1] ?? 1, shape[2] ?? 1];
 }

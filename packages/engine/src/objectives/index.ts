@@ -1,7 +1,8 @@
 /**
  * Objectives by request name (packages/contracts engine-spec `Objective`), and `buildObjective`, which
  * turns a request's `objective` — one objective, a composite, or a list with one per batch item — into
- * the one `Objective` the optimisation loop maximises, checking it against the model first.
+ * the one `Objective` the optimisation loop maximises, checking it against the model first (and, given
+ * the run's image size, a neuron's position against the layer's grid at that size).
  */
 import { OBJECTIVE_TYPES, type Objective as ObjectiveSpec, type ObjectiveTerm } from '@featurevis/contracts';
 import { InvalidSpecError, type LoadedModel } from '../types.ts';
@@ -38,9 +39,9 @@ export const objectives: { [T in ObjectiveTerm['type']]: FactoryFor<T> } = {
  * The request's objective as one Objective over the batch, validated against the model: an unknown
  * layer, a channel out of range or an unknown class label throws InvalidSpecError naming the field.
  */
-export function buildObjective(spec: ObjectiveSpec, options: { model: LoadedModel; batchSize: number; field?: string }): ComposableObjective {
+export function buildObjective(spec: ObjectiveSpec, options: { model: LoadedModel; batchSize: number; field?: string; imageSizePx?: number }): ComposableObjective {
   const build = (node: ObjectiveSpec, field: string): ComposableObjective => {
-    const context: ObjectiveContext = { model: options.model, batchSize: options.batchSize, field, build };
+    const context: ObjectiveContext = { model: options.model, batchSize: options.batchSize, field, build, ...(options.imageSizePx === undefined ? {} : { imageSizePx: options.imageSizePx }) };
     if (Array.isArray(node)) return perItem(node, context);
     const factory = objectives[node.type] as ObjectiveFactory | undefined;
     if (!factory) throw new InvalidSpecError(`unknown objective type "${(node as { type: string }).type}"; known: ${OBJECTIVE_TYPES.join(', ')}`, `${field}.type`);

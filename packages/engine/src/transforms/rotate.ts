@@ -55,7 +55,8 @@ export function rotationSampler(height: number, width: number, degrees: number):
 function sample(images: tf.Tensor4D, sampler: Sampler): tf.Tensor4D {
   const [batch, height, width, channels] = images.shape;
   const n = height * width;
-  const apply = tf.customGrad((x: tf.Tensor, save: tf.GradSaveFunc) => {
+  const apply = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [x, save] = inputs as [tf.Tensor, tf.GradSaveFunc];
     const positions = tf.reshape(tf.transpose(x as tf.Tensor4D, [1, 2, 0, 3]), [n, batch, channels]);
     let out: tf.Tensor | undefined;
     for (let k = 0; k < 4; k++) {
