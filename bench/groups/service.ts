@@ -1,0 +1,165 @@
+/**
+ * Issue 4, target 5: the service's own overhead, against a real redis-server on a free port, the API
+ * listening on loopback and, for the latency case, a worker with its engine thread:
+ *
+ * - queue overhead: one-step jobs posted one after another; for each, the time from sending
+ *   POST /v1/jobs to seeing `succeeded` (GET every 2 ms) minus the engine's own time (visualize's
+ *   totalMs, from the job's metadata.json). Median over the jobs.
+ * - API requests/s: autocannon (its CLI, in its own process so it does not share the API's event loop)
+ *   POSTs jobs for a few seconds; no worker runs, the jobs queue up in Redis.
+ * - sweep acceptance: POST /v1/sweeps for 10,000 units of a 1×1 conv layer with 10,240 channels — a
+ *   synthetic model made here, as no bundled model has a layer that wide — until its 202.
+ */
+import { execFile } from 'node:child_process';
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { pino } from 'pino';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { loadConfig, type Config } from '@featurevis/config';
+import { startRedisServer } from '@featurevis/queue';
+import { createServices } from '@featurevis/runtime';
+import { startApi } from '@featurevis/api';
+import { startWorker } from '@featurevis/worker';
+import { initBackend } from '@featurevis/engine/backends';
+import { inspectModel, serializeLayersModel, serializedModelFiles } from '@featurevis/engine/models';
+import { writeFixtureModel } from '../../test/helpers/fixture-model.ts';
+import { bundledModelIds, modelsFolder } from '../models.ts';
+import { median } from '../timing.ts';
+import type { BenchGroup, BenchRow } from './types.ts';
+
+const SWEEP_UNITS = 10_000;
+const WIDE_CHANNELS = 10_240;
+const autocannonBin = fileURLToPath(new URL('../../node_modules/.bin/autocannon', import.meta.url));
+
+/** A model folder (model.json, weights.bin, featurevis.json) as the catalog reads them. */
+async function writeModelFolder(dir: string, id: string, model: tfl.LayersModel, sizePx: number): Promise<void> {
+  const serialized = await serializeLayersModel(model);
+  model.dispose();
+  const view = await inspectModel(serializedModelFiles(serialized), { id, metadata: { name: id, input: { range: [0, 1] } }, bundled: true, defaultSizePx: sizePx });
+  await mkdir(path.join(dir, id), { recursive: true });
+  await writeFile(path.join(dir, id, 'model.json'), JSON.stringify(serialized.modelJson));
+  await writeFile(path.join(dir, id, 'weights.bin'), serialized.weights);
+  await writeFile(path.join(dir, id, 'featurevis.json'), JSON.stringify(view));
+}
+
+/** A 1×1 convolution to 10,240 channels, global pooling and a 4-class head: a layer a 10,000-unit sweep fits in. */
+function wideModel(): tfl.LayersModel {
+  const input = tfl.input({ shape: [null, null, 3], name: 'image' });
+  const wide = tfl.layers.conv2d({ filters: WIDE_CHANNELS, kernelSize: 1, activation: 'relu', name: 'wide' }).apply(input) as tfl.SymbolicTensor;
+  const pooled = tfl.layers.globalAveragePooling2d({ name: 'gap' }).apply(wide) as tfl.SymbolicTensor;
+  const out = tfl.layers.dense({ units: 4, activation: 'softmax', name: 'probabilities' }).apply(pooled) as tfl.SymbolicTensor;
+  return tfl.model({ inputs: input, outputs: out, name: 'wide_synthetic' });
+}
+
+/** The models folder the service sees: the first bundled model (else the test fixture) and the wide one. */
+async function prepareModels(dir: string): Promise<string> {
+  const [bundled] = await bundledModelIds();
+  if (bundled != null) await cp(path.join(modelsFolder, bundled), path.join(dir, bundled), { recursive: true });
+  else await writeFixtureModel(dir, 'fixture');
+  await writeModelFolder(dir, 'wide-synthetic', wideModel(), 16);
+  return bundled ?? 'fixture';
+}
+
+async function postJson(url: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+/** One one-step job: POST-to-succeeded time and the engine's time for it. */
+async function timeOneJob(baseUrl: string, storage: { get(key: string): Promise<Uint8Array> }, model: string, seed: number) {
+  const started = performance.now();
+  const posted = await postJson(`${baseUrl}/v1/jobs`, { model, objective: { type: 'class', class: 0 }, steps: 1, seed });
+  if (posted.status !== 202) throw new Error(`POST /v1/jobs answered ${posted.status}: ${JSON.stringify(posted.body)}`);
+  const id = posted.body.id as string;
+  for (;;) {
+    const view = (await (await fetch(`${baseUrl}/v1/jobs/${id}`)).json()) as { status: string; error?: { message: string } | null };
+    if (view.status === 'succeeded') break;
+    if (view.status === 'failed' || view.status === 'canceled') throw new Error(`job ${id} ${view.status}: ${view.error?.message ?? ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  const endToEndMs = performance.now() - started;
+  const metadata = JSON.parse(Buffer.from(await storage.get(`jobs/${id}/metadata.json`)).toString('utf8')) as { timings: { totalMs: number } };
+  return { endToEndMs, computeMs: metadata.timings.totalMs };
+}
+
+interface AutocannonResult { requests: { average: number }; latency: { p50: number; p99: number }; non2xx: number; errors: number; '2xx': number }
+
+async function autocannon(url: string, body: unknown, seconds: number): Promise<AutocannonResult> {
+  const { stdout } = await promisify(execFile)(autocannonBin, [
+    '--json', '--connections', '16', '--duration', String(seconds), '--method', 'POST',
+    '--headers', 'content-type=application/json', '--body', JSON.stringify(body), url,
+  ], { maxBuffer: 16 * 1024 * 1024 });
+  return JSON.parse(stdout) as AutocannonResult;
+}
+
+export const serviceGroup: BenchGroup = {
+  name: 'service',
+  async run(options, report) {
+    const backend = options.backends.includes('wasm') ? 'wasm' : options.backends[0] ?? 'wasm';
+    await initBackend(backend as 'cpu' | 'wasm'); // for writing the models here; the worker's engine thread has its own
+    const root = await mkdtemp(path.join(os.tmpdir(), 'featurevis-bench-'));
+    const redis = await startRedisServer();
+    const cleanups: Array<() => Promise<unknown>> = [() => redis.stop(), () => rm(root, { recursive: true, force: true })];
+    const base: BenchRow = { group: 'service', backend, variant: '' };
+    try {
+      const modelsDir = path.join(root, 'models');
+      await mkdir(modelsDir, { recursive: true });
+      const model = await prepareModels(modelsDir);
+      const config = loadConfig({}, {
+        redisUrl: redis.url, dataDir: path.join(root, 'data'), modelsDir, host: '127.0.0.1', port: 0,
+        logLevel: 'silent', tfjsBackend: backend as Config['tfjsBackend'], progressEverySteps: 1000,
+      });
+      const api = await startApi(config);
+      cleanups.unshift(() => api.close());
+      const baseUrl = api.url.replace('localhost', '127.0.0.1');
+
+      // Queue overhead, with a worker running.
+      const workerServices = await createServices(config);
+      const worker = await startWorker({ config, ...workerServices, logger: pino({ level: 'silent' }) });
+      const jobs = options.quick ? 10 : 20;
+      try {
+        await timeOneJob(baseUrl, workerServices.storage, model, 0); // warm-up: model load, kernels
+        const samples = [];
+        for (let i = 1; i <= jobs; i++) samples.push(await timeOneJob(baseUrl, workerServices.storage, model, i));
+        const row: BenchRow = {
+          ...base, variant: `${jobs} one-step jobs, one at a time, worker on ${backend}`, model, steps: 1,
+          endToEndMs: median(samples.map((s) => s.endToEndMs)), computeMs: median(samples.map((s) => s.computeMs)),
+          queueOverheadMs: median(samples.map((s) => s.endToEndMs - s.computeMs)),
+          note: 'overhead = POST sent → succeeded seen (GET every 2 ms) − engine totalMs',
+        };
+        console.error(`  queue overhead: ${row.queueOverheadMs!.toFixed(1)} ms (end to end ${row.endToEndMs!.toFixed(1)} ms, compute ${row.computeMs!.toFixed(1)} ms)`);
+        report(row);
+      } finally {
+        await worker.close();
+        await workerServices.close();
+      }
+
+      // POST /v1/jobs throughput; nothing consumes the queue.
+      const seconds = 5;
+      const load = await autocannon(`${baseUrl}/v1/jobs`, { model, objective: { type: 'class', class: 0 }, steps: 1 }, seconds);
+      const loadRow: BenchRow = {
+        ...base, variant: `POST /v1/jobs, autocannon 16 connections, ${seconds} s`, model,
+        apiRequestsPerSecond: load.requests.average, apiLatencyP50Ms: load.latency.p50, apiLatencyP99Ms: load.latency.p99,
+        note: `${load['2xx']} answered 2xx, ${load.non2xx} non-2xx, ${load.errors} errors`,
+      };
+      console.error(`  POST /v1/jobs: ${load.requests.average.toFixed(0)} requests/s (${loadRow.note})`);
+      report(loadRow);
+
+      // A 10,000-unit sweep, accepted.
+      const started = performance.now();
+      const sweep = await postJson(`${baseUrl}/v1/sweeps`, { model: 'wide-synthetic', layer: 'wide', channels: { start: 0, end: SWEEP_UNITS }, steps: 1 });
+      const sweepAcceptMs = performance.now() - started;
+      if (sweep.status !== 202) throw new Error(`POST /v1/sweeps answered ${sweep.status}: ${JSON.stringify(sweep.body)}`);
+      console.error(`  ${SWEEP_UNITS}-unit sweep accepted in ${sweepAcceptMs.toFixed(0)} ms`);
+      report({ ...base, variant: `POST /v1/sweeps, ${SWEEP_UNITS} units`, model: 'wide-synthetic', units: SWEEP_UNITS, sweepAcceptMs, note: `synthetic model: layer "wide", a 1×1 conv with ${WIDE_CHANNELS} channels` });
+    } catch (error) {
+      report({ ...base, variant: 'service', error: (error as Error).message });
+    } finally {
+      for (const cleanup of cleanups) await cleanup().catch(() => {});
+    }
+  },
+};

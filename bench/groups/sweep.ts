@@ -1,0 +1,63 @@
+/**
+ * Issue 4, target 3: a layer sweep optimised in batches against the same units one run each. The
+ * batched runs give `visualize` a per-item objective list (item i maximises channel i: one forward and
+ * one backward pass serve every unit of the batch); the sequential runs are `visualize` with one
+ * channel objective and a batch of one. Same model, image size, steps and method; wall time of each,
+ * model loading excluded, one warm-up run of each shape first.
+ */
+import { performance } from 'node:perf_hooks';
+import { visualize, type VisualizationSpec } from '@featurevis/engine';
+import { initBackend } from '@featurevis/engine/backends';
+import { smallModel, type BenchModel } from '../models.ts';
+import type { BenchGroup, BenchRow } from './types.ts';
+
+const UNITS = 64;
+
+function channelObjective(model: BenchModel, unit: number) {
+  return { type: 'channel' as const, layer: model.sweepLayer.name, channel: unit % model.sweepLayer.channels };
+}
+
+/** Every unit in batches of `batch` (the last may be smaller); returns the wall time in ms. */
+async function batchedRuns(model: BenchModel, units: number, batch: number, steps: number): Promise<number> {
+  const started = performance.now();
+  for (let first = 0; first < units; first += batch) {
+    const items = Array.from({ length: Math.min(batch, units - first) }, (_, i) => channelObjective(model, first + i));
+    const spec = { model: model.model.id, objective: items, steps, image: { size: model.imageSizePx, batch: items.length }, seed: 1 } as VisualizationSpec;
+    await visualize(model.model, spec);
+  }
+  return performance.now() - started;
+}
+
+export const sweepGroup: BenchGroup = {
+  name: 'sweep',
+  async run(options, report) {
+    const steps = options.quick ? 8 : 32;
+    // The pure-JS backend takes minutes for 64 separate runs; measured without --quick only.
+    const backends = options.backends.filter((backend) => !(options.quick && backend === 'cpu'));
+    for (const backend of backends) {
+      await initBackend(backend as 'cpu' | 'wasm');
+      const model = await smallModel();
+      const batchSizes = options.quick ? [UNITS] : [UNITS, 16];
+      try {
+        await batchedRuns(model, 2, 2, 1); // warm-up: kernels, WASM memory growth
+        await batchedRuns(model, 1, 1, 1);
+        const sequentialMs = await batchedRuns(model, UNITS, 1, steps);
+        for (const batch of batchSizes) {
+          const batchedMs = await batchedRuns(model, UNITS, batch, steps);
+          const row: BenchRow = {
+            group: 'sweep', backend, variant: `${UNITS} channels as ${UNITS / batch} run(s) of batch ${batch} vs ${UNITS} runs of batch 1`,
+            model: model.name, imageSizePx: model.imageSizePx, batch, steps, units: UNITS,
+            sweepBatchedMs: batchedMs, sweepSequentialMs: sequentialMs, sweepVsSequentialRatio: batchedMs / sequentialMs,
+            note: `layer ${model.sweepLayer.name} (${model.sweepLayer.channels} channels${model.sweepLayer.channels < UNITS ? `; unit i is channel i mod ${model.sweepLayer.channels}` : ''})`,
+          };
+          console.error(`  ${backend} · ${model.name} · batch ${batch}: batched ${batchedMs.toFixed(0)} ms, sequential ${sequentialMs.toFixed(0)} ms`);
+          report(row);
+        }
+      } catch (error) {
+        report({ group: 'sweep', backend, variant: `${UNITS} channels batched vs sequential`, model: model.name, error: (error as Error).message });
+      } finally {
+        model.model.dispose();
+      }
+    }
+  },
+};

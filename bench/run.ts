@@ -1,0 +1,95 @@
+/**
+ * `npm run bench [-- --quick] [-- --backends=cpu,wasm] [-- --groups=step-cost]`: runs the benchmark
+ * groups, prints a table and writes bench/results/latest.json. Figures, never assertions: the tests
+ * do not time anything (issue 4).
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { benchGroups } from './groups/index.ts';
+import type { BenchRow } from './groups/types.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    backends: { type: 'string', default: 'cpu,wasm' },
+    groups: { type: 'string' },
+    out: { type: 'string', default: fileURLToPath(new URL('./results/latest.json', import.meta.url)) },
+  },
+});
+
+const options = { quick: args.quick ?? false, backends: (args.backends ?? 'cpu,wasm').split(',').filter(Boolean) };
+const selected = args.groups ? benchGroups.filter((g) => args.groups!.split(',').includes(g.name)) : benchGroups;
+
+const fixed = (digits: number) => (value: number | undefined) => (value != null ? value.toFixed(digits) : '');
+
+const columns: Array<[string, (row: BenchRow) => string]> = [
+  ['backend', (r) => r.backend],
+  ['variant', (r) => r.variant],
+  ['model', (r) => r.model ?? ''],
+  ['size', (r) => (r.imageSizePx != null ? `${r.imageSizePx}px` : '')],
+  ['batch', (r) => (r.batch != null ? String(r.batch) : '')],
+  ['steps', (r) => (r.steps != null ? String(r.steps) : '')],
+  ['forward ms', (r) => fixed(1)(r.forwardMs)],
+  ['step ms', (r) => fixed(1)(r.stepMs)],
+  ['step/fwd', (r) => fixed(2)(r.stepToForwardRatio)],
+  ['step/fastest fwd', (r) => fixed(2)(r.stepToFastestForwardRatio)],
+  ['engine step ms', (r) => fixed(1)(r.engineStepMs)],
+  ['fwd GFLOP/s', (r) => fixed(2)(r.forwardGflopPerS)],
+  ['step GFLOP/s', (r) => fixed(2)(r.stepGflopPerS)],
+  ['units', (r) => (r.units != null ? String(r.units) : '')],
+  ['batched ms', (r) => fixed(0)(r.sweepBatchedMs)],
+  ['sequential ms', (r) => fixed(0)(r.sweepSequentialMs)],
+  ['sweep/seq', (r) => fixed(2)(r.sweepVsSequentialRatio)],
+  ['end-to-end ms', (r) => fixed(1)(r.endToEndMs)],
+  ['compute ms', (r) => fixed(1)(r.computeMs)],
+  ['queue ms', (r) => fixed(1)(r.queueOverheadMs)],
+  ['req/s', (r) => fixed(0)(r.apiRequestsPerSecond)],
+  ['p50 ms', (r) => fixed(1)(r.apiLatencyP50Ms)],
+  ['p99 ms', (r) => fixed(1)(r.apiLatencyP99Ms)],
+  ['accept ms', (r) => fixed(0)(r.sweepAcceptMs)],
+  ['error', (r) => r.error?.slice(0, 70) ?? ''],
+];
+
+/** One table per group, with the columns that group filled; notes and profiles underneath. */
+function printTable(group: string, rows: BenchRow[]): void {
+  if (rows.length === 0) return;
+  const used = columns.filter(([, cell]) => rows.some((row) => cell(row) !== ''));
+  const widths = used.map(([title, cell]) => Math.max(title.length, ...rows.map((row) => cell(row).length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join(' | ').trimEnd();
+  console.log(`\n## ${group}\n`);
+  console.log(line(used.map(([title]) => title)));
+  console.log(widths.map((w) => '-'.repeat(w)).join('-|-'));
+  for (const row of rows) console.log(line(used.map(([, cell]) => cell(row))));
+  for (const row of rows) {
+    const extra = [row.topStepKernels ? `slowest kernels of a step: ${row.topStepKernels}` : '', row.note ?? ''].filter(Boolean).join('; ');
+    if (extra) console.log(`- ${row.backend} · ${row.model ?? row.variant}${row.model ? ` · ${row.variant}` : ''}: ${extra}`);
+  }
+}
+
+const rows: BenchRow[] = [];
+const startedAt = new Date().toISOString();
+// Other processes share this machine's cores: the load average says how much they did during the run.
+const loadAverageAtStart = os.loadavg();
+for (const group of selected) {
+  console.error(`${group.name}:`);
+  await group.run(options, (row) => rows.push(row));
+}
+for (const group of selected) printTable(group.name, rows.filter((row) => row.group === group.name));
+console.log(`\n${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}; load average (1 min) ${loadAverageAtStart[0].toFixed(2)} at the start, ${os.loadavg()[0].toFixed(2)} at the end`);
+
+const cpus = os.cpus();
+const result = {
+  startedAt,
+  finishedAt: new Date().toISOString(),
+  quick: options.quick,
+  machine: { cpuModel: cpus[0]?.model ?? 'unknown', cpuCount: cpus.length, availableParallelism: os.availableParallelism(), totalMemoryGiB: os.totalmem() / 2 ** 30, platform: `${os.platform()} ${os.release()}`, node: process.version, loadAverageAtStart, loadAverageAtEnd: os.loadavg() },
+  rows,
+};
+await mkdir(new URL('.', `file://${args.out}`), { recursive: true });
+await writeFile(args.out!, JSON.stringify(result, null, 2) + '\n');
+console.log(`\nwrote ${args.out}`);
+// Exit explicitly: a library connection left open (an ioredis reconnect loop after the bench's
+// redis-server has stopped) must not keep the benchmark from finishing.
+process.exit(0);
