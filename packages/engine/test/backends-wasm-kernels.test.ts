@@ -127,6 +127,7 @@ for (const [index, c] of depthwiseCases.entries()) {
 const maxPoolCases: Array<{ inputHw: [number, number]; filter: number; stride: number; pad: 'same' | 'valid'; ties: boolean }> = [
   { inputHw: [8, 8], filter: 2, stride: 2, pad: 'valid', ties: false },
   { inputHw: [9, 7], filter: 2, stride: 2, pad: 'valid', ties: false },
+  { inputHw: [9, 9], filter: 2, stride: 2, pad: 'same', ties: false },
   { inputHw: [9, 9], filter: 3, stride: 2, pad: 'same', ties: false },
   { inputHw: [8, 8], filter: 3, stride: 1, pad: 'same', ties: false },
   // Values on a coarse grid, so windows hold equal maxima: the gradient goes to the first of them.
