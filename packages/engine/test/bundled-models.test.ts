@@ -17,9 +17,9 @@ import { generateShapes, shapesTensor, LABELS } from '@featurevis/engine/dataset
 const modelsDir = fileURLToPath(new URL('../../../models/', import.meta.url));
 const bundled = existsSync(modelsDir) ? readdirSync(modelsDir).filter((id) => existsSync(path.join(modelsDir, id, MODEL_VIEW_FILE))).sort() : [];
 
-/** Models that must be there, and the accuracy each must reach on the fresh batch. */
+/** The accuracy each trained model must reach on the fresh batch (the training script's thresholds, less a margin for 64 images). */
 const REQUIRED_ACCURACY: Record<string, number> = { 'shapes-a': 0.9, 'shapes-b': 0.9, 'shapes-dw-graph': 0.85 };
-const REQUIRED_NOW = ['shapes-a'];
+const REQUIRED_NOW = ['shapes-a', 'shapes-b', 'shapes-dw-graph'];
 
 const fresh = generateShapes({ count: 64, seed: 20_240_611, sizePx: 32 });
 
