@@ -101,8 +101,11 @@ async function measure(model: BenchModel, batch: number, backend: string, varian
     row.forwardGflop = flops / 1e9;
     row.forwardGflopPerS = flops / 1e6 / forward.minMs;
     row.stepGflopPerS = (2 * flops) / 1e6 / step.minMs;
-    row.steps = backend === 'cpu' || options.quick ? 3 : 8;
-    row.engineStepMs = await engineStep(model, batch, row.steps);
+    // --quick: the engine step of the engine as shipped only.
+    if (!options.quick || variant === afterVariant) {
+      row.steps = backend === 'cpu' || options.quick ? 3 : 8;
+      row.engineStepMs = await engineStep(model, batch, row.steps);
+    }
     if (backend === 'wasm') row.topStepKernels = await topKernels(model, images);
   } catch (error) {
     row.error = (error as Error).message;
