@@ -17,10 +17,11 @@ import type { FastifyInstance } from 'fastify';
 import { loadConfig, type Config } from '@featurevis/config';
 import { startRedisServer } from '@featurevis/queue';
 import { createServices, type Services } from '@featurevis/runtime';
-import { buildApp } from '@featurevis/api';
+import { buildApp, observeJobEvents } from '@featurevis/api';
 import { startWorker, type RunningWorker } from '@featurevis/worker';
 import type { JobView } from '@featurevis/contracts';
 import { startS3, type S3Handle } from './s3-server.ts';
+import { createResponseChecker } from './openapi-check.ts';
 
 export interface ServiceHandle {
   app: FastifyInstance;
@@ -52,7 +53,19 @@ export async function startService(options: { worker?: boolean; storage?: 'local
   });
   const services = await createServices(config);
   const app = await buildApp({ config, ...services, logger: false });
+  // Every response a test provokes is checked against openapi.yaml; stop() fails on any mismatch.
+  const checkResponse = createResponseChecker();
+  const contractViolations: string[] = [];
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (typeof payload === 'string' && request.routeOptions.url) {
+      const problem = checkResponse(request.method, request.routeOptions.url, reply.statusCode, reply.getHeader('content-type') as string | undefined, payload);
+      if (problem) contractViolations.push(problem);
+    }
+    return payload;
+  });
   await app.ready();
+  // As server.ts does: job durations and steps/s reach /metrics from BullMQ's events.
+  const events = observeJobEvents(config, services.store, app.metrics);
   const workers: Array<{ worker: RunningWorker; services: Services }> = [];
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const handle: ServiceHandle = {
@@ -81,11 +94,13 @@ export async function startService(options: { worker?: boolean; storage?: 'local
     },
     async stop() {
       for (const w of workers) { await w.worker.close(); await w.services.close(); }
+      await events.close();
       await app.close();
       await services.close();
       await redis.stop();
       await s3?.stop();
       await fs.rm(dataDir, { recursive: true, force: true });
+      if (contractViolations.length) throw new Error(`responses that do not match openapi.yaml:\n${[...new Set(contractViolations)].join('\n')}`);
     },
   };
   if (options.worker) handle.worker = await handle.startWorker();

@@ -60,7 +60,7 @@ export const JobList = Type.Object({
 export const JobListQuery = Closed({
   status: Type.Optional(JobStatus),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })),
-  cursor: Type.Optional(Type.String({ maxLength: 200 })),
+  cursor: Type.Optional(Type.String({ maxLength: 200, pattern: '^[0-9]{15}:[A-Za-z0-9_.:-]{1,180}$', description: 'The nextCursor of the previous page, as given.' })),
 });
 
 // ---- sweeps ----
@@ -93,7 +93,7 @@ export const SweepView = Type.Object({
 export type SweepView = Static<typeof SweepView>;
 export const SweepQuery = Closed({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
-  cursor: Type.Optional(Type.String({ maxLength: 200 })),
+  cursor: Type.Optional(Type.String({ maxLength: 10, pattern: '^[0-9]{1,10}$', description: 'The nextCursor of the previous page, as given.' })),
 });
 
 // ---- models ----

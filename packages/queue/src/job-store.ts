@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import type { JobStatus } from '@featurevis/contracts';
 import { IdempotencyMismatchError, JobConflictError, JobNotFoundError } from './errors.ts';
 import { keys, QUEUE_NAME, sweepJobId, type Keys } from './keys.ts';
-import { CANCELED_REASON, type JobOutcome, type JobRecord, type JobSpec, type ProgressData, type QueuedJobData } from './records.ts';
+import { CANCELED_BEFORE_START_REASON, isCanceledReason, type JobOutcome, type JobRecord, type JobSpec, type ProgressData, type QueuedJobData } from './records.ts';
 
 export interface JobStoreOptions {
   redis: Redis;
@@ -45,7 +45,7 @@ const bodyHash = (body: unknown) => createHash('sha256').update(JSON.stringify(b
 export function statusFromState(state: JobState | 'unknown', failedReason: string | undefined, cancelRequested: boolean): JobStatus {
   switch (state) {
     case 'completed': return 'succeeded';
-    case 'failed': return failedReason === CANCELED_REASON ? 'canceled' : 'failed';
+    case 'failed': return isCanceledReason(failedReason) ? 'canceled' : 'failed';
     case 'active': return 'running';
     default: return cancelRequested ? 'canceled' : 'queued';
   }
@@ -259,7 +259,7 @@ function toRecord(job: Job<QueuedJobData, JobOutcome>, state: JobState | 'unknow
     progress: { step: progress.step ?? (status === 'succeeded' ? steps : 0), steps: progress.steps ?? steps, objective: progress.objective ?? null },
     attempts: job.attemptsMade,
     createdAt: job.data.createdAt ?? job.timestamp,
-    startedAt: job.processedOn ?? null,
+    startedAt: job.failedReason === CANCELED_BEFORE_START_REASON ? null : job.processedOn ?? null,
     finishedAt: status === 'succeeded' || status === 'failed' || (status === 'canceled' && job.finishedOn) ? job.finishedOn ?? null : null,
     outcome: status === 'succeeded' ? job.returnvalue ?? null : null,
     error: status === 'failed' ? job.failedReason ?? 'failed' : null,

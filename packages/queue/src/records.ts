@@ -36,3 +36,9 @@ export interface JobRecord {
 }
 
 export const CANCELED_REASON = 'canceled';
+/**
+ * A canceled queued job still passes through a worker (BullMQ moves it to active), which drops it
+ * without running it; this reason tells the record that it never started.
+ */
+export const CANCELED_BEFORE_START_REASON = 'canceled before it started';
+export const isCanceledReason = (reason: string | undefined): boolean => reason === CANCELED_REASON || reason === CANCELED_BEFORE_START_REASON;

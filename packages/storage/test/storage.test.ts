@@ -190,12 +190,12 @@ describe('local storage specifics', () => {
   it('never lets a reader see a half-written object', async () => {
     const storage = new LocalStorage({ dataDir: path.join(dataDir, 'atomic'), publicBaseUrl: 'http://x' });
     // Several MiB, so that Node writes and reads each body in many chunks that could interleave.
-    const sizeBytes = 4 << 20;
+    const sizeBytes = 2 << 20;
     const bodies = [0x11, 0x22, 0x33].map((byte) => new Uint8Array(sizeBytes).fill(byte));
     await storage.put('race/blob.bin', bodies[0]);
     let writing = true;
     const writer = (async () => {
-      for (let round = 1; round <= 8; round++) await storage.put('race/blob.bin', bodies[round % bodies.length]);
+      for (let round = 1; round <= 6; round++) await storage.put('race/blob.bin', bodies[round % bodies.length]);
       writing = false;
     })();
     const reader = async () => {

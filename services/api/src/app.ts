@@ -2,7 +2,7 @@
  * buildApp(deps) builds the Fastify app without opening a port: tests call it with their own Redis and
  * storage, main.ts and the embedded start with the configured ones. Shared things are decorated once.
  */
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions, type RouteOptions } from 'fastify';
 import multipart from '@fastify/multipart';
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -36,6 +36,8 @@ declare module 'fastify' {
     storage: Storage;
     catalog: ModelCatalog;
     metrics: ApiMetrics;
+    /** Every route as registered, with its schemas: the source openapi.yaml is generated from. */
+    routeTable: RouteOptions[];
   }
 }
 
@@ -47,10 +49,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
     },
-    requestIdLogLabel: 'requestId',
-    ajv: undefined,
+    logController: new LogController({ requestIdLogLabel: 'requestId' }),
   });
   app.setValidatorCompiler(schemaCompiler());
+  const routeTable: RouteOptions[] = [];
+  app.addHook('onRoute', (route) => { routeTable.push(route); });
+  app.decorate('routeTable', routeTable);
   app.decorate('config', deps.config);
   app.decorate('redis', deps.redis);
   app.decorate('store', deps.store);

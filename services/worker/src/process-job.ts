@@ -6,7 +6,7 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { ModelCatalog } from '@featurevis/catalog';
 import { ModelNotFoundError } from '@featurevis/catalog';
-import { CANCELED_REASON, writeSweepManifestIfComplete, type JobOutcome, type JobStore, type QueuedJobData } from '@featurevis/queue';
+import { CANCELED_BEFORE_START_REASON, CANCELED_REASON, writeSweepManifestIfComplete, type JobOutcome, type JobStore, type QueuedJobData } from '@featurevis/queue';
 import type { Storage } from '@featurevis/storage';
 import { EngineRunError, type EnginePool } from './engine-pool.ts';
 
@@ -43,7 +43,7 @@ export function createProcessor(deps: ProcessorDeps) {
     if (await store.isCancelRequested(id)) {
       log.info('canceled before it started; not run');
       await finish('canceled');
-      throw new UnrecoverableError(CANCELED_REASON);
+      throw new UnrecoverableError(CANCELED_BEFORE_START_REASON);
     }
     if (sweepId) await store.markSweepRunning(sweepId, 1);
     const startedAt = Date.now();

@@ -46,6 +46,8 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
 
   const running = new Map<string, () => void>();
   const subscriber = createRedis(config.redisUrl!, 'subscriber');
+  // Handed to BullMQ, which closes only the connections it made itself: closed below.
+  const connection = createRedis(config.redisUrl!, 'worker');
   await subscriber.subscribe(store.keys.cancelChannel);
   subscriber.on('message', (_channel, jobId: string) => {
     const cancel = running.get(jobId);
@@ -55,7 +57,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
   const worker = new Worker<QueuedJobData, JobOutcome>(QUEUE_NAME, createProcessor({
     store, storage, catalog, engine, logger, progressEverySteps: config.progressEverySteps, running,
   }), {
-    connection: createRedis(config.redisUrl!, 'worker'),
+    connection,
     prefix: config.queuePrefix,
     concurrency: config.workerConcurrency,
     lockDuration: config.lockDurationMs,
@@ -75,6 +77,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
       if (result === 'timeout') { logger.warn('worker did not close in time; forcing'); await worker.close(true).catch(() => {}); }
       await engine.close();
       subscriber.disconnect();
+      connection.disconnect();
     },
   };
 }

@@ -24,7 +24,10 @@ export const jobRoutes: FastifyPluginAsync = async (app) => {
     const key = (request.headers['idempotency-key'] as string | undefined) ?? undefined;
     const { id, replayed } = await app.store.add(spec, key, body);
     request.log.info({ jobId: id, replayed }, replayed ? 'idempotent replay' : 'job queued');
-    return reply.code(replayed ? 200 : 202).header('location', `/v1/jobs/${id}`).send(await jobView(await app.store.get(id), app.storage));
+    const view = await jobView(await app.store.get(id), app.storage);
+    // A new job is reported as it was accepted, queued, even if a worker has already taken it: the
+    // caller polls GET /v1/jobs/{id} for what happens next. A replay reports the job as it is now.
+    return reply.code(replayed ? 200 : 202).header('location', `/v1/jobs/${id}`).send(replayed ? view : { ...view, status: 'queued' });
   });
 
   app.get('/v1/jobs', {
