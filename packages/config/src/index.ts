@@ -53,6 +53,7 @@ export const SETTINGS = {
   lockDurationMs: setting({ env: 'LOCK_DURATION_MS', kind: 'int', default: 30000, min: 500, doc: 'BullMQ job lock; renewed while the job runs off the event loop.' }),
   stalledIntervalMs: setting({ env: 'STALLED_INTERVAL_MS', kind: 'int', default: 30000, min: 500, doc: 'How often BullMQ checks for stalled jobs.' }),
   progressEverySteps: setting({ env: 'PROGRESS_EVERY_STEPS', kind: 'int', default: 4, min: 1, doc: 'Progress (and cancellation) reporting interval in optimisation steps.' }),
+  modelCacheMb: setting({ env: 'MODEL_CACHE_MB', kind: 'int', default: 512, min: 1, doc: 'Memory budget of each engine thread\'s cache of loaded models (least recently used evicted first).' }),
   workerCloseTimeoutMs: setting({ env: 'WORKER_CLOSE_TIMEOUT_MS', kind: 'int', default: 10000, min: 100, doc: 'Bound on a graceful worker shutdown (BullMQ close can hang while Redis is unreachable).' }),
   tfjsBackend: setting({ env: 'TFJS_BACKEND', kind: 'enum', default: 'auto', values: ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu', 'webgpu'], doc: 'TensorFlow.js backend; auto: tfjs-node-gpu, else tfjs-node, else WASM, else pure JS.' }),
   embeddedWorker: setting({ env: 'EMBEDDED_WORKER', kind: 'bool', default: true, doc: '`npm start` also runs a worker in the same process group.' }),

@@ -6,7 +6,7 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { ModelCatalog } from '@featurevis/catalog';
 import { ModelNotFoundError } from '@featurevis/catalog';
-import { CANCELED_BEFORE_START_REASON, CANCELED_REASON, writeSweepManifestIfComplete, type JobOutcome, type JobStore, type QueuedJobData } from '@featurevis/queue';
+import { CANCELED_BEFORE_START_REASON, CANCELED_REASON, type JobOutcome, type JobStore, type QueuedJobData } from '@featurevis/queue';
 import type { Storage } from '@featurevis/storage';
 import { EngineRunError, type EnginePool } from './engine-pool.ts';
 
@@ -37,7 +37,8 @@ export function createProcessor(deps: ProcessorDeps) {
     const attempts = job.opts.attempts ?? 1;
     const isLastAttempt = job.attemptsMade + 1 >= attempts;
     const finish = async (status: 'succeeded' | 'failed' | 'canceled') => {
-      if ((await store.recordFinal(id, sweepId, status)) && sweepId) await writeSweepManifestIfComplete(store, storage, sweepId, log);
+      // The sweep's manifest follows from the worker's completion events (worker.ts).
+      await store.recordFinal(id, sweepId, status);
     };
 
     if (await store.isCancelRequested(id)) {

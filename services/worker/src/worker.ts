@@ -6,7 +6,7 @@ import { Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '@featurevis/config';
 import type { ModelCatalog } from '@featurevis/catalog';
-import { createRedis, QUEUE_NAME, type JobOutcome, type JobStore, type QueuedJobData } from '@featurevis/queue';
+import { createRedis, QUEUE_NAME, writeSweepManifestIfComplete, type JobOutcome, type JobStore, type QueuedJobData } from '@featurevis/queue';
 import type { Storage } from '@featurevis/storage';
 import { EnginePool } from './engine-pool.ts';
 import { createProcessor } from './process-job.ts';
@@ -26,14 +26,12 @@ export interface RunningWorker {
   close(): Promise<void>;
 }
 
-const MODEL_CACHE_BYTES = 512 * 1024 * 1024;
-
 export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
   const { config, store, storage, catalog, logger } = deps;
   const engine = new EnginePool({
     size: config.workerConcurrency,
     backendPreference: config.tfjsBackend,
-    modelCacheBytes: MODEL_CACHE_BYTES,
+    modelCacheBytes: config.modelCacheMb * 1024 * 1024,
     loadModelFiles: async (id) => {
       const files = await catalog.files(id);
       const paths = ((files.modelJson as { weightsManifest?: Array<{ paths: string[] }> }).weightsManifest ?? []).flatMap((g) => g.paths);
@@ -64,6 +62,17 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     stalledInterval: config.stalledIntervalMs,
     maxStalledCount: 1,
   });
+  // A sweep's manifest is written once its last unit is final, from BullMQ's completion events rather
+  // than inside the processor: only then is the unit's result (its return value) in Redis for the
+  // manifest to list. Every final unit re-checks, so whichever completes last writes the full manifest.
+  const writeManifest = (job: { id?: string; data: QueuedJobData } | undefined) => {
+    const sweepId = job?.data.sweepId;
+    if (!sweepId) return;
+    writeSweepManifestIfComplete(store, storage, sweepId, logger.child({ jobId: job.id, sweepId }))
+      .catch((err) => logger.error({ err, sweepId }, 'sweep manifest not written'));
+  };
+  worker.on('completed', (job) => writeManifest(job));
+  worker.on('failed', (job) => writeManifest(job));
   worker.on('stalled', (jobId) => logger.warn({ jobId }, 'job stalled; it will be re-run'));
   worker.on('error', (err) => logger.error({ err }, 'worker error'));
 

@@ -27,7 +27,7 @@ export const jobRoutes: FastifyPluginAsync = async (app) => {
     const view = await jobView(await app.store.get(id), app.storage);
     // A new job is reported as it was accepted, queued, even if a worker has already taken it: the
     // caller polls GET /v1/jobs/{id} for what happens next. A replay reports the job as it is now.
-    return reply.code(replayed ? 200 : 202).header('location', `/v1/jobs/${id}`).send(replayed ? view : { ...view, status: 'queued' });
+    return reply.code(replayed ? 200 : 202).header('location', `/v1/jobs/${id}`).send(replayed ? view : { ...view, status: 'queued', startedAt: null });
   });
 
   app.get('/v1/jobs', {

@@ -1,0 +1,73 @@
+/**
+ * The worker's engine threads on a bundled model: results, cancellation through the shared flag,
+ * invalid specs reported as such (so the job is not retried), no tensor left behind after many runs,
+ * and a thread that dies is replaced.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { REPO_ROOT } from '@featurevis/config';
+import type { ModelView } from '@featurevis/contracts';
+import { EnginePool, EngineRunError } from '../src/index.ts';
+
+const modelDir = path.join(REPO_ROOT, 'models', 'shapes-a');
+let view: ModelView;
+let pool: EnginePool;
+let loads = 0;
+
+before(async () => {
+  view = JSON.parse(await fs.readFile(path.join(modelDir, 'featurevis.json'), 'utf8')) as ModelView;
+  pool = new EnginePool({
+    size: 1,
+    backendPreference: 'wasm',
+    modelCacheBytes: 64 * 1024 * 1024,
+    loadModelFiles: async () => {
+      loads++;
+      const modelJson = JSON.parse(await fs.readFile(path.join(modelDir, 'model.json'), 'utf8')) as { weightsManifest: Array<{ paths: string[] }> };
+      const paths = modelJson.weightsManifest.flatMap((group) => group.paths);
+      return { modelJson, weights: Object.fromEntries(await Promise.all(paths.map(async (p) => [p, new Uint8Array(await fs.readFile(path.join(modelDir, p)))] as const))) };
+    },
+  });
+});
+after(async () => { await pool.close(); });
+
+const spec = (overrides: Record<string, unknown> = {}) => ({ model: 'shapes-a', objective: { type: 'channel', layer: 'conv2', channel: 3 }, steps: 4, image: { size: 16, batch: 2 }, seed: 5, ...overrides });
+
+test('runs a job in the thread: images of the requested size, a trace per step, progress reports', async () => {
+  const progress: number[] = [];
+  const output = await pool.run(view, spec(), { progressEverySteps: 2, onProgress: (p) => progress.push(p.step) }).promise;
+  assert.equal(output.images.length, 2);
+  assert.deepEqual(output.images.map((i) => [i.width, i.height]), [[16, 16], [16, 16]]);
+  assert.equal(output.trace.length, 4);
+  assert.equal(output.backend, 'wasm');
+  assert.deepEqual(progress, [2, 4]);
+  assert.equal(output.leakedTensors, 0);
+});
+
+test('many runs leave no tensors behind and load the model once (the thread caches it)', async () => {
+  const before = loads;
+  for (let i = 0; i < 6; i++) {
+    const output = await pool.run(view, spec({ seed: i, objective: i % 2 ? { type: 'class', class: 'red' } : { type: 'layer', layer: 'conv1' } }), { progressEverySteps: 10 }).promise;
+    assert.equal(output.leakedTensors, 0, `run ${i} left tensors`);
+  }
+  assert.equal(loads, before, 'no reload while cached');
+});
+
+test('cancel stops a running job between steps', async () => {
+  let started!: () => void;
+  const running = new Promise<void>((resolve) => { started = resolve; });
+  const handle = pool.run(view, spec({ steps: 100_000 }), { progressEverySteps: 1, onProgress: () => started() });
+  await running;
+  handle.cancel();
+  await assert.rejects(handle.promise, (err: unknown) => err instanceof EngineRunError && err.kind === 'canceled');
+  // The thread is free again.
+  assert.equal((await pool.run(view, spec(), { progressEverySteps: 10 }).promise).images.length, 2);
+});
+
+test('a spec that can never succeed is reported as invalid, naming the field', async () => {
+  await assert.rejects(pool.run(view, spec({ objective: { type: 'channel', layer: 'conv2', channel: 999 } }), { progressEverySteps: 10 }).promise,
+    (err: unknown) => err instanceof EngineRunError && err.kind === 'invalid' && /channel/.test(err.field ?? err.message));
+  await assert.rejects(pool.run(view, spec({ objective: { type: 'channel', layer: 'no-such-layer', channel: 0 } }), { progressEverySteps: 10 }).promise,
+    (err: unknown) => err instanceof EngineRunError && err.kind === 'invalid' && /no-such-layer/.test(err.message));
+});
