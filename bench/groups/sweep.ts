@@ -17,11 +17,11 @@ function channelObjective(model: BenchModel, unit: number) {
   return { type: 'channel' as const, layer: model.sweepLayer.name, channel: unit % model.sweepLayer.channels };
 }
 
-/** Every unit in batches of `batch` (the last may be smaller); returns the wall time in ms. */
-async function batchedRuns(model: BenchModel, units: number, batch: number, steps: number): Promise<number> {
+/** Units [from, to) in batches of `batch` (the last may be smaller); returns the wall time in ms. */
+async function batchedRuns(model: BenchModel, from: number, to: number, batch: number, steps: number): Promise<number> {
   const started = performance.now();
-  for (let first = 0; first < units; first += batch) {
-    const items = Array.from({ length: Math.min(batch, units - first) }, (_, i) => channelObjective(model, first + i));
+  for (let first = from; first < to; first += batch) {
+    const items = Array.from({ length: Math.min(batch, to - first) }, (_, i) => channelObjective(model, first + i));
     const spec = { model: model.model.id, objective: items, steps, image: { size: model.imageSizePx, batch: items.length }, seed: 1 } as VisualizationSpec;
     await visualize(model.model, spec);
   }
@@ -35,7 +35,10 @@ export const sweepGroup: BenchGroup = {
     // first 16 steps (the redirected ReLU gradient) weigh less with more steps: the full run uses the
     // service's default of 128. --quick runs 32 steps and times 16 of the 64 one-unit runs, scaled × 4.
     const steps = options.quick ? 32 : 128;
-    const sequentialRunsTimed = options.quick ? 16 : UNITS;
+    // Other processes' load drifts over minutes, so the one-unit runs are timed in blocks with a batched
+    // sweep after each block: both sides see the same mix of quiet and busy moments.
+    const blocks = options.quick ? [[0, 16]] : [[0, 32], [32, 64]];
+    const sequentialRunsTimed = blocks.reduce((total, [from, to]) => total + to - from, 0);
     // The pure-JS backend takes minutes for 64 separate runs; measured without --quick only.
     const backends = options.backends.filter((backend) => !(options.quick && backend === 'cpu'));
     for (const backend of backends) {
@@ -43,19 +46,27 @@ export const sweepGroup: BenchGroup = {
       const model = await smallModel();
       const batchSizes = options.quick ? [UNITS] : [UNITS, 16];
       try {
-        await batchedRuns(model, 2, 2, 1); // warm-up: kernels, WASM memory growth
-        await batchedRuns(model, 1, 1, 1);
-        const sequentialMs = (await batchedRuns(model, sequentialRunsTimed, 1, steps)) * (UNITS / sequentialRunsTimed);
+        await batchedRuns(model, 0, 2, 2, 1); // warm-up: kernels, WASM memory growth
+        await batchedRuns(model, 0, 1, 1, 1);
+        let sequentialTimedMs = 0;
+        const batchedMs = new Map<number, number[]>(batchSizes.map((batch) => [batch, []]));
+        for (const [from, to] of blocks) {
+          sequentialTimedMs += await batchedRuns(model, from, to, 1, steps);
+          for (const batch of batchSizes) batchedMs.get(batch)!.push(await batchedRuns(model, 0, UNITS, batch, steps));
+        }
+        const sequentialMs = sequentialTimedMs * (UNITS / sequentialRunsTimed);
         for (const batch of batchSizes) {
-          const batchedMs = await batchedRuns(model, UNITS, batch, steps);
+          const samples = batchedMs.get(batch)!;
+          const meanBatchedMs = samples.reduce((a, b) => a + b, 0) / samples.length;
           const row: BenchRow = {
             group: 'sweep', backend, variant: `${UNITS} channels as ${UNITS / batch} run(s) of batch ${batch} vs ${UNITS} runs of batch 1`,
             model: model.name, imageSizePx: model.imageSizePx, batch, steps, units: UNITS,
-            sweepBatchedMs: batchedMs, sweepSequentialMs: sequentialMs, sweepVsSequentialRatio: batchedMs / sequentialMs,
+            sweepBatchedMs: meanBatchedMs, sweepSequentialMs: sequentialMs, sweepVsSequentialRatio: meanBatchedMs / sequentialMs,
             note: `layer ${model.sweepLayer.name} (${model.sweepLayer.channels} channels${model.sweepLayer.channels < UNITS ? `; unit i is channel i mod ${model.sweepLayer.channels}` : ''})`
-              + (sequentialRunsTimed < UNITS ? `; sequential: ${sequentialRunsTimed} of the ${UNITS} runs timed, × ${UNITS / sequentialRunsTimed}` : ''),
+              + (sequentialRunsTimed < UNITS ? `; sequential: ${sequentialRunsTimed} of the ${UNITS} runs timed, × ${UNITS / sequentialRunsTimed}` : '')
+              + (samples.length > 1 ? `; batched: mean of ${samples.length} sweeps, interleaved with the one-unit runs` : ''),
           };
-          console.error(`  ${backend} · ${model.name} · batch ${batch}: batched ${batchedMs.toFixed(0)} ms, sequential ${sequentialMs.toFixed(0)} ms`);
+          console.error(`  ${backend} · ${model.name} · batch ${batch}: batched ${meanBatchedMs.toFixed(0)} ms, sequential ${sequentialMs.toFixed(0)} ms`);
           report(row);
         }
       } catch (error) {
