@@ -90,6 +90,6 @@ const result = {
 await mkdir(new URL('.', `file://${args.out}`), { recursive: true });
 await writeFile(args.out!, JSON.stringify(result, null, 2) + '\n');
 console.log(`\nwrote ${args.out}`);
-// Exit explicitly: a library connection left open (an ioredis reconnect loop after the bench's
-// redis-server has stopped) must not keep the benchmark from finishing.
+// Exit explicitly: no handle left open by a library (a Redis connection reconnecting to the stopped
+// redis-server, as a worker's once did) may keep the benchmark running after its results are written.
 process.exit(0);
