@@ -100,6 +100,18 @@ describe('a sweep', () => {
     assert.equal(manifest.units.length, 8);
     assert.deepEqual(manifest.units.map((u: { channel: number }) => u.channel), [4, 5, 6, 7, 8, 9, 10, 11]);
     assert.ok(manifest.units.every((u: { status: string; images: unknown[] }) => u.status === 'succeeded' && u.images.length === 1));
+
+    // The worker optimised the units together (sweep-batch.ts): fewer runs than units, and each unit's
+    // metadata says which run made it, with its own objective and image.
+    const metas = await Promise.all(manifest.units.map(async (u: { metadata: string }) => JSON.parse(Buffer.from(await svc.services.storage.get(u.metadata)).toString('utf8'))));
+    const leaders = new Set(metas.map((m) => m.batch?.leader ?? m.jobId));
+    assert.ok(leaders.size < 8, `8 units in ${leaders.size} runs`);
+    for (const [i, m] of metas.entries()) {
+      assert.deepEqual(m.spec.objective, { type: 'channel', layer: 'conv2', channel: 4 + i });
+      assert.equal(m.images.length, 1);
+      assert.equal(m.images[0].key, `jobs/${m.jobId}/image-0.png`);
+      assert.equal(typeof m.metrics.objective, 'number');
+    }
   });
 
   test('"all" sweeps every channel of the layer; a sweep over the limit is refused before anything is queued', async () => {

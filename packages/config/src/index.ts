@@ -53,6 +53,8 @@ export const SETTINGS = {
   lockDurationMs: setting({ env: 'LOCK_DURATION_MS', kind: 'int', default: 30000, min: 500, doc: 'BullMQ job lock; renewed while the job runs off the event loop.' }),
   stalledIntervalMs: setting({ env: 'STALLED_INTERVAL_MS', kind: 'int', default: 30000, min: 500, doc: 'How often BullMQ checks for stalled jobs.' }),
   progressEverySteps: setting({ env: 'PROGRESS_EVERY_STEPS', kind: 'int', default: 4, min: 1, doc: 'Progress (and cancellation) reporting interval in optimisation steps.' }),
+  sweepBatchMax: setting({ env: 'SWEEP_BATCH_MAX', kind: 'int', default: 64, min: 1, max: 1024, doc: 'Most sweep units a worker optimises together in one batched run (1: every unit on its own).' }),
+  sweepBatchPixels: setting({ env: 'SWEEP_BATCH_PIXELS', kind: 'int', default: 262144, min: 64, doc: 'Memory budget of a batched sweep run, in image pixels (batch × size²); activation memory grows with it.' }),
   modelCacheMb: setting({ env: 'MODEL_CACHE_MB', kind: 'int', default: 512, min: 1, doc: 'Memory budget of each engine thread\'s cache of loaded models (least recently used evicted first).' }),
   workerCloseTimeoutMs: setting({ env: 'WORKER_CLOSE_TIMEOUT_MS', kind: 'int', default: 10000, min: 100, doc: 'Bound on a graceful worker shutdown (BullMQ close can hang while Redis is unreachable).' }),
   tfjsBackend: setting({ env: 'TFJS_BACKEND', kind: 'enum', default: 'auto', values: ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu', 'webgpu'], doc: 'TensorFlow.js backend; auto: tfjs-node-gpu, else tfjs-node, else WASM, else pure JS.' }),

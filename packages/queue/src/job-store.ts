@@ -183,6 +183,49 @@ export class JobStore {
     await this.redis.hincrby(this.keys.sweepCounts(sweepId), 'running', delta);
   }
 
+  // ---- batched sweep units (see services/worker/src/sweep-batch.ts) ----
+
+  /**
+   * Claims up to `max` units of a sweep after `channel` that are still waiting in the queue and not
+   * canceled, for a batched run led by `leaderId`. A claim expires after `ttlS` unless renewed.
+   */
+  async claimSweepUnits(sweepId: string, channel: number, end: number, max: number, leaderId: string, ttlS: number): Promise<Array<{ id: string; channel: number }>> {
+    const claimed: Array<{ id: string; channel: number }> = [];
+    for (let c = channel + 1; c < end && claimed.length < max; c++) {
+      const id = sweepJobId(sweepId, c);
+      if ((await this.queue.getJobState(id)) !== 'waiting') continue;
+      if (await this.isCancelRequested(id)) continue;
+      if ((await this.redis.set(this.keys.batchClaim(id), leaderId, 'EX', ttlS, 'NX')) === 'OK') claimed.push({ id, channel: c });
+    }
+    return claimed;
+  }
+
+  async renewClaims(ids: string[], ttlS: number): Promise<void> {
+    if (ids.length === 0) return;
+    const multi = this.redis.multi();
+    for (const id of ids) multi.expire(this.keys.batchClaim(id), ttlS);
+    await multi.exec();
+  }
+
+  /** Gives units back: they run on their own when a worker takes them. */
+  async releaseClaims(ids: string[]): Promise<void> {
+    if (ids.length) await this.redis.del(...ids.map((id) => this.keys.batchClaim(id)));
+  }
+
+  /** The job id of the batched run that holds this unit, if any. */
+  async claimOf(id: string): Promise<string | null> {
+    return this.redis.get(this.keys.batchClaim(id));
+  }
+
+  async putBatchedOutcome(id: string, outcome: JobOutcome): Promise<void> {
+    await this.redis.set(this.keys.batchOutcome(id), JSON.stringify(outcome), 'EX', this.options.retentionS);
+  }
+
+  async batchedOutcome(id: string): Promise<JobOutcome | null> {
+    const raw = await this.redis.get(this.keys.batchOutcome(id));
+    return raw ? JSON.parse(raw) as JobOutcome : null;
+  }
+
   // ---- sweeps ----
 
   /** Creates one job per channel in [start, end), in bulk. */

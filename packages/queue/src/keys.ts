@@ -12,6 +12,10 @@ export function keys(prefix: string) {
     idempotency: (key: string) => `${prefix}:idempotency:${key}`,
     sweep: (id: string) => `${prefix}:sweep:${id}`,
     sweepCounts: (id: string) => `${prefix}:sweep:${id}:counts`,
+    /** A sweep unit taken into another unit's batched run: holds the leader's job id, expires unless renewed. */
+    batchClaim: (id: string) => `${prefix}:batch:claim:${id}`,
+    /** A unit's result, computed in another unit's batched run, for the unit's own job to return. */
+    batchOutcome: (id: string) => `${prefix}:batch:outcome:${id}`,
   };
 }
 export type Keys = ReturnType<typeof keys>;

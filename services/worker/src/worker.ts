@@ -54,6 +54,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
 
   const worker = new Worker<QueuedJobData, JobOutcome>(QUEUE_NAME, createProcessor({
     store, storage, catalog, engine, logger, progressEverySteps: config.progressEverySteps, running,
+    batch: { maxUnits: config.sweepBatchMax, pixelBudget: config.sweepBatchPixels },
   }), {
     connection,
     prefix: config.queuePrefix,

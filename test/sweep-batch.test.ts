@@ -1,0 +1,69 @@
+/**
+ * Batched sweep units (services/worker/src/sweep-batch.ts) when things go wrong: a canceled leader
+ * gives its units back and they run on their own; SWEEP_BATCH_MAX=1 turns batching off.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { sweepJobId } from '@featurevis/queue';
+import { startService, type ServiceHandle } from './helpers/service.ts';
+import { writeFixtureModel } from './helpers/fixture-model.ts';
+
+let modelsDir: string;
+before(async () => { modelsDir = await writeFixtureModel(await fs.mkdtemp(path.join(os.tmpdir(), 'fv-models-'))); });
+after(async () => { await fs.rm(modelsDir, { recursive: true, force: true }); });
+
+async function waitForSweep(svc: ServiceHandle, id: string) {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const res = await svc.http.get(`/v1/sweeps/${id}?limit=100`);
+    if (['succeeded', 'failed', 'canceled'].includes(res.body.status)) return res.body;
+    if (Date.now() > deadline) throw new Error(`sweep ${id} still ${res.body.status}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function metadataOf(svc: ServiceHandle, job: { result: { metadata: { key: string } } }) {
+  return JSON.parse(Buffer.from(await svc.services.storage.get(job.result.metadata.key)).toString('utf8'));
+}
+
+describe('a canceled batch leader', () => {
+  let svc: ServiceHandle;
+  before(async () => { svc = await startService({ worker: true, config: { modelsDir, progressEverySteps: 1 } }); });
+  after(async () => { await svc.stop(); });
+
+  test('its units are given back and each runs on its own', async () => {
+    const created = await svc.http.post('/v1/sweeps').send({ model: 'fixture', layer: 'conv1', channels: { start: 0, end: 4 }, steps: 200, image: { size: 16 } });
+    assert.equal(created.status, 202);
+    const leader = sweepJobId(created.body.id, 0);
+    for (;;) {
+      const res = await svc.http.get(`/v1/jobs/${leader}`);
+      if (res.body.status === 'running' && res.body.progress.step >= 2) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal((await svc.http.post(`/v1/jobs/${leader}/cancel`)).status, 202);
+    const sweep = await waitForSweep(svc, created.body.id);
+    assert.deepEqual(sweep.counts, { queued: 0, running: 0, succeeded: 3, failed: 0, canceled: 1 });
+    assert.equal(sweep.status, 'canceled');
+    for (const job of sweep.jobs.filter((j: { id: string }) => j.id !== leader)) {
+      const metadata = await metadataOf(svc, job);
+      assert.equal(metadata.batch?.leader === leader, false, `${job.id} was not left to the canceled run`);
+      assert.equal(metadata.jobId, job.id);
+    }
+  });
+});
+
+describe('SWEEP_BATCH_MAX=1', () => {
+  let svc: ServiceHandle;
+  before(async () => { svc = await startService({ worker: true, config: { modelsDir, sweepBatchMax: 1 } }); });
+  after(async () => { await svc.stop(); });
+
+  test('every unit is its own run', async () => {
+    const created = await svc.http.post('/v1/sweeps').send({ model: 'fixture', layer: 'conv1', channels: { start: 2, end: 5 }, steps: 2, image: { size: 16 } });
+    const sweep = await waitForSweep(svc, created.body.id);
+    assert.equal(sweep.counts.succeeded, 3);
+    for (const job of sweep.jobs) assert.equal((await metadataOf(svc, job)).batch, undefined);
+  });
+});
