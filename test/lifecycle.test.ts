@@ -118,3 +118,33 @@ describe('a running job and the lock', () => {
     assert.deepEqual(stalled, []);
   });
 });
+
+describe('a transient failure', () => {
+  let svc: ServiceHandle;
+  let dir: string;
+  before(async () => {
+    dir = await writeFixtureModel(await fs.mkdtemp(path.join(os.tmpdir(), 'fv-models-flaky-')));
+    svc = await startService({ worker: true, config: { modelsDir: dir, jobAttempts: 3, jobBackoffMs: 1500 } });
+  });
+  after(async () => { await svc.stop(); await fs.rm(dir, { recursive: true, force: true }); });
+
+  test('is retried with backoff and the job then succeeds, its result written once under the same keys', async () => {
+    // The weights are unreadable for the first attempt (as if storage were briefly unreachable).
+    const weights = path.join(dir, 'fixture', 'weights.bin');
+    await fs.rename(weights, `${weights}.away`);
+    const created = await svc.http.post('/v1/jobs').send({ model: 'fixture', objective: { type: 'class', class: 0 }, steps: 2, image: { size: 16 } });
+    await waitUntil('the first attempt to fail', async () => {
+      const job = await svc.services.store.get(created.body.id);
+      return job.attempts >= 1 ? job : undefined;
+    });
+    const between = await svc.http.get(`/v1/jobs/${created.body.id}`);
+    assert.equal(between.body.status, 'queued', 'waiting for its retry, not failed');
+    await fs.rename(`${weights}.away`, weights);
+    const job = await svc.waitForJob(created.body.id);
+    assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
+    assert.equal(job.attempts, 2);
+    const metadata = JSON.parse(Buffer.from(await svc.services.storage.get(job.result!.metadata.key)).toString('utf8'));
+    assert.equal(metadata.attempt, 2);
+    assert.deepEqual((await svc.services.storage.list(`jobs/${job.id}/`)).sort(), [`jobs/${job.id}/image-0.png`, `jobs/${job.id}/metadata.json`]);
+  });
+});
