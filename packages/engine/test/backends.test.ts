@@ -45,7 +45,7 @@ function smallConvNet(): tfl.LayersModel {
 interface ProfiledGradient { gradient: Float32Array; kernels: Array<{ name: string; outputShapes: number[][] }> }
 
 /** One AM-style step: the gradient of an objective with respect to the image only, profiled. */
-async function profiledImageGradient(objective: (images: tf.Tensor4D) => tf.Scalar, images: tf.Tensor4D): Promise<ProfiledGradient> {
+async function profiledImageGradient(objective: (images: tf.Tensor) => tf.Tensor, images: tf.Tensor4D): Promise<ProfiledGradient> {
   let gradient: Float32Array = new Float32Array();
   const profile = await tf.profile(() => {
     const grad = tf.grad(objective)(images);
@@ -75,7 +75,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
     await initBackend('cpu');
     const model = smallConvNet();
     const images = tf.randomUniform([2, 12, 12, 3], 0, 1, 'float32', 7) as tf.Tensor4D;
-    const objective = (x: tf.Tensor4D) => tf.sum(model.apply(x) as tf.Tensor) as tf.Scalar;
+    const objective = (x: tf.Tensor) => tf.sum(model.apply(x) as tf.Tensor);
     const weightShapes = model.weights.map((w) => w.shape as number[]);
 
     // The reference: tfjs's own eager fused-op gradients, on the CPU backend (on WASM they cannot
@@ -106,7 +106,7 @@ test('a step through the bundled depthwise GraphModel runs no weight-gradient ke
     const size = model.info.input.defaultSizePx;
     const images = tf.randomUniform([1, size, size, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
     const layer = model.info.output.logitsLayer ?? model.info.output.layer;
-    const objective = (x: tf.Tensor4D) => tf.sum(model.activations(x, [layer])[0]) as tf.Scalar;
+    const objective = (x: tf.Tensor) => tf.sum(model.activations(x as tf.Tensor4D, [layer])[0]);
     const lazy = await profiledImageGradient(objective, images);
     const names = lazy.kernels.map((k) => k.name);
     for (const name of weightGradientKernelNames) assert.ok(!names.includes(name), `${name} ran on ${backend}`);
