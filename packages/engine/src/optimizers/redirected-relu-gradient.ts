@@ -16,18 +16,39 @@
  *
  * Sign convention: `dy` is the gradient of the loss the optimiser minimises (minus the objective), as
  * in TensorFlow, so "pushing lower" is dy > 0 — the same test as Lucid's.
+ *
+ * Cost: the rule is written with 0/1 float masks (`step`) and arithmetic (`mul`, `sub`, `add`, `relu`)
+ * rather than Lucid's boolean comparisons and `where`: on tfjs-backend-wasm a `Less`, `Greater`,
+ * `LogicalAnd` or `Select` costs about 12–16 ns an element against 3–4 ns for `Step` or `Mul`
+ * (measured on 64×16×16×64 under Node), and this gradient runs on every ReLU of every step while the
+ * override lasts. The values are Lucid's, element for element, up to the sign of a zero; where `x` or
+ * `dy` is NaN or infinite the masks' products give NaN, as tfjs's own ReLU gradient (`dy · step(x)`)
+ * does for NaN.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-/** Ordinary gradient where any of it gets through for a batch item, else the redirected one. */
-function chooseWhereBlocked(ordinary: tf.Tensor, redirected: tf.Tensor): tf.Tensor {
-  const batch = ordinary.shape[0] ?? 1;
-  const perItem = tf.reshape(ordinary, [batch, -1]);
-  const anythingThrough = tf.greater(tf.sum(tf.abs(perItem), 1), 0);
-  const mask = tf.reshape(anythingThrough, [batch, ...ordinary.shape.slice(1).map(() => 1)]);
-  return tf.where(tf.broadcastTo(mask, ordinary.shape), ordinary, redirected);
+/** 1 where x < 0, else 0 (step(v) is 1 for v > 0, else 0). */
+const belowZero = (x: tf.Tensor) => tf.step(tf.neg(x));
+
+/** min(g, 0), without `minimum` (a broadcasting binary op, slow on WASM). */
+const negativePart = (g: tf.Tensor) => tf.sub(g, tf.relu(g));
+
+/**
+ * 1 for a batch item whose ordinary gradient is zero everywhere (nothing gets through), else 0; shaped
+ * [batch, 1, …, 1] to broadcast over the item.
+ */
+function stuckItems(ordinary: tf.Tensor): tf.Tensor {
+  const batch = ordinary.rank === 0 ? 1 : ordinary.shape[0];
+  const magnitude = tf.sum(tf.abs(tf.reshape(ordinary, [batch, -1])), 1);
+  const stuck = tf.sub(1, tf.step(magnitude));
+  return ordinary.rank === 0 ? tf.reshape(stuck, []) : tf.reshape(stuck, [batch, ...ordinary.shape.slice(1).map(() => 1)]);
 }
 
+/**
+ * ReLU: ordinary = dy where x ≥ 0, else 0. For a stuck item, dy also passes where x < 0 and dy < 0
+ * (it raises the input); where x < 0 and dy > 0 it stays 0. So the result is
+ * ordinary + stuck · [x < 0] · min(dy, 0).
+ */
 const redirectedRelu: tf.GradConfig = {
   kernelName: tf.Relu,
   inputsToSave: ['x'],
@@ -36,16 +57,20 @@ const redirectedRelu: tf.GradConfig = {
     return {
       x: () => tf.tidy(() => {
         const grad = dy as tf.Tensor;
-        const negative = tf.less(x, 0);
-        const zeros = tf.zerosLike(grad);
-        const ordinary = tf.where(negative, zeros, grad);
-        const pushingLower = tf.logicalAnd(negative, tf.greater(grad, 0));
-        return chooseWhereBlocked(ordinary, tf.where(pushingLower, zeros, grad));
+        const below = belowZero(x);
+        const ordinary = tf.sub(grad, tf.mul(grad, below));
+        const redirectedExtra = tf.mul(tf.mul(below, negativePart(grad)), stuckItems(ordinary));
+        return tf.add(ordinary, redirectedExtra);
       }),
     };
   },
 };
 
+/**
+ * ReLU6: ordinary = dy where 0 ≤ x ≤ 6, else 0. For a stuck item, dy also passes below the range where
+ * it raises the input (dy < 0) and above it where it lowers it (dy > 0):
+ * ordinary + stuck · ([x < 0] · min(dy, 0) + [x > 6] · max(dy, 0)).
+ */
 const redirectedRelu6: tf.GradConfig = {
   kernelName: tf.Relu6,
   inputsToSave: ['x'],
@@ -54,12 +79,12 @@ const redirectedRelu6: tf.GradConfig = {
     return {
       x: () => tf.tidy(() => {
         const grad = dy as tf.Tensor;
-        const below = tf.less(x, 0);
-        const above = tf.greater(x, 6);
-        const zeros = tf.zerosLike(grad);
-        const ordinary = tf.where(tf.logicalOr(below, above), zeros, grad);
-        const pushingOut = tf.logicalOr(tf.logicalAnd(below, tf.greater(grad, 0)), tf.logicalAnd(above, tf.less(grad, 0)));
-        return chooseWhereBlocked(ordinary, tf.where(pushingOut, zeros, grad));
+        const below = belowZero(x);
+        const above = tf.step(tf.sub(x, 6));
+        const ordinary = tf.sub(grad, tf.mul(grad, tf.add(below, above)));
+        const positive = tf.relu(grad);
+        const inward = tf.add(tf.mul(below, tf.sub(grad, positive)), tf.mul(above, positive));
+        return tf.add(ordinary, tf.mul(inward, stuckItems(ordinary)));
       }),
     };
   },
