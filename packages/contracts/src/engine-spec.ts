@@ -151,6 +151,15 @@ export const ParameterizationSchemas = {
     hiddenLayers: Type.Optional(Type.Integer({ minimum: 1, maximum: 16, default: 8 })),
     hiddenChannels: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, default: 24 })),
   }, { title: 'CppnParameterization', description: 'A compositional pattern-producing network of (x, y) whose weights are the variables (Mordvintsev et al. 2018).' }),
+  maco: Closed({
+    type: Type.Literal('maco'),
+    spectrum: Type.Optional(Type.Union([Type.Literal('shapes'), Type.Literal('power-law')], { default: 'shapes', description: 'The fixed Fourier magnitudes: \'shapes\' is the average magnitude spectrum of the bundled shapes image set at the image size (the set the bundled models are trained on; MACO itself uses ImageNet\'s), \'power-law\' is 1/f^decayPower.' })),
+    decayPower: Type.Optional(Type.Number({ minimum: 0, maximum: 4, default: 1, description: 'Exponent of the \'power-law\' spectrum; unused with \'shapes\'.' })),
+    decorrelate: Type.Optional(Type.Union([
+      Type.Boolean(),
+      Closed({ matrix: Type.Array(Type.Array(Type.Number(), { minItems: 3, maxItems: 3 }), { minItems: 3, maxItems: 3, description: 'Square root of the colour covariance (rows: RGB).' }) }),
+    ], { default: true, description: 'Optimise the phases of decorrelated colour channels (the spectrum is taken in the same space), as MACO does.' })),
+  }, { title: 'MacoParameterization', description: 'Magnitude-constrained optimisation (Fel et al. 2023): the image\'s Fourier magnitudes are fixed to a natural-image spectrum and only the phases are optimised; the image is standardised and squashed by a sigmoid. Starts from random phases (the init\'s noise std is unused; image inits are refused), has no inverse (no step-hook priors), and returns an attribution map per image: the mean |gradient| of the objective with respect to the image over the steps.' }),
 };
 export const PARAMETERIZATION_TYPES = Object.keys(ParameterizationSchemas) as Array<keyof typeof ParameterizationSchemas>;
 export const Parameterization = unionOf(ParameterizationSchemas, { description: 'How the image is represented by trainable variables.' });

@@ -46,6 +46,12 @@ export interface VisualizationOutput {
   images: EncodedImage[];
   /** Intermediate images at the requested snapshot steps. */
   snapshots: Array<EncodedImage & { step: number }>;
+  /**
+   * Per image, where the objective looked: the mean |∂objective/∂image| over the steps, averaged over
+   * colour and scaled so the largest value is 1, as a grey PNG (MACO's transparency map, Fel et al. 2023).
+   * Present only for parameterisations that record it (`maco`).
+   */
+  attributions?: EncodedImage[];
   /** The objective's value (batch mean) at every step. */
   trace: number[];
   /** Final objective value, class probability, total variation, high-frequency energy, ... */

@@ -49,6 +49,8 @@ interface Run {
   penalties: WeightedPenalty[];
   hooks: StepHook[];
   optimizer: tf.Optimizer;
+  /** Σ over steps of |∂loss/∂image|, kept when the parameterisation records attributions (maco). */
+  attributionSum: tf.Tensor4D | null;
 }
 
 export async function visualize(model: LoadedModel, spec: VisualizationSpec, options: VisualizeOptions = {}): Promise<VisualizationOutput> {
@@ -78,11 +80,13 @@ export async function visualize(model: LoadedModel, spec: VisualizationSpec, opt
     const finalImages = run.parameterization.render();
     try {
       const images = await encodeBatch(finalImages);
+      const attributions = run.attributionSum ? await encodeAttributions(run.attributionSum) : undefined;
       const metrics = await computeMetrics(run, model, spec, finalImages);
       const totalMs = performance.now() - startedMs;
       const meanStepMs = loopMs / settings.steps;
       return {
         images,
+        ...(attributions ? { attributions } : {}),
         snapshots,
         trace,
         metrics,
@@ -96,6 +100,7 @@ export async function visualize(model: LoadedModel, spec: VisualizationSpec, opt
   } finally {
     run.parameterization.dispose();
     run.optimizer.dispose();
+    run.attributionSum?.dispose();
   }
 }
 
@@ -131,7 +136,8 @@ function assemble(model: LoadedModel, spec: VisualizationSpec): Run {
     const outputs = model.activations(images, layers);
     return new Map(layers.map((layer, i) => [layer, outputs[i]]));
   };
-  return { settings, batch, objective, activations, random, parameterization, transforms, penalties, hooks, optimizer };
+  const attributionSum = parameterization.recordsAttributions ? tf.zeros([batch, sizePx, sizePx, 3]) as tf.Tensor4D : null;
+  return { settings, batch, objective, activations, random, parameterization, transforms, penalties, hooks, optimizer, attributionSum };
 }
 
 /** The priors' penalties and step hooks; `hookFields` names the request field of each hook's prior. */
@@ -179,6 +185,12 @@ function optimizationStep(run: Run, step: number): tf.Scalar {
         return tf.neg(total) as tf.Scalar;
       };
       const lossGradient = tf.grad(loss)(images) as tf.Tensor4D;
+      if (run.attributionSum) {
+        // Fel et al. 2023: the transparency map accumulates |∂loss/∂image| (before normalisation).
+        const previous = run.attributionSum;
+        run.attributionSum = tf.keep(tf.add(previous, tf.abs(lossGradient))) as tf.Tensor4D;
+        previous.dispose();
+      }
       const stepGradient = run.settings.optimizer.normalizeGradients ? normalizeGradients(lossGradient) : lossGradient;
       const { grads } = tf.variableGrads(() => tf.sum(tf.mul(run.parameterization.render(), stepGradient)) as tf.Scalar, run.parameterization.variables);
       run.optimizer.applyGradients(grads);
@@ -191,6 +203,20 @@ function optimizationStep(run: Run, step: number): tf.Scalar {
     throw error;
   }
   return objectiveMean!;
+}
+
+/** Attribution sums → grey PNGs: mean over colour, each image scaled so its largest value is 1. */
+async function encodeAttributions(sum: tf.Tensor4D): Promise<EncodedImage[]> {
+  const maps = tf.tidy(() => {
+    const grey = tf.mean(sum, 3, true);
+    const scaled = tf.div(grey, tf.maximum(tf.max(grey, [1, 2, 3], true), 1e-12));
+    return tf.tile(scaled, [1, 1, 1, 3]) as tf.Tensor4D;
+  });
+  try {
+    return await encodeBatch(maps);
+  } finally {
+    maps.dispose();
+  }
 }
 
 async function readScalar(scalar: tf.Scalar): Promise<number> {

@@ -23,6 +23,11 @@ export interface ImageParameterization extends Parameterization {
    * images through it, so they work in pixel space whatever the parameterisation.
    */
   setImages?(images: tf.Tensor4D): void;
+  /**
+   * Asks the loop to accumulate |∂objective/∂image| over the steps and return it as an attribution map
+   * beside each image (`VisualizationOutput.attributions`): MACO's transparency map (Fel et al. 2023).
+   */
+  readonly recordsAttributions?: boolean;
 }
 
 export type ParameterizationFactory<Options> = (options: Options, context: ParameterizationContext) => ImageParameterization;

@@ -6,16 +6,19 @@ import { cppn } from './cppn.ts';
 import { fourier } from './fourier.ts';
 import type { ParameterizationFactory } from './image-parameterization.ts';
 import { laplacian } from './laplacian.ts';
+import { maco } from './maco.ts';
 import { pixel } from './pixel.ts';
 
-export const parameterizations = { pixel, fourier, laplacian, cppn } satisfies Record<string, ParameterizationFactory<never>>;
+export const parameterizations = { pixel, fourier, laplacian, cppn, maco } satisfies Record<string, ParameterizationFactory<never>>;
 export type ParameterizationName = keyof typeof parameterizations;
 
-export { pixel, fourier, laplacian, cppn };
+export { pixel, fourier, laplacian, cppn, maco };
 export type { PixelOptions } from './pixel.ts';
 export type { FourierOptions } from './fourier.ts';
 export type { LaplacianOptions } from './laplacian.ts';
 export type { CppnOptions } from './cppn.ts';
+export type { MacoOptions } from './maco.ts';
+export { shapesMagnitudeSpectrum, powerLawMagnitudeSpectrum, SHAPES_SPECTRUM_IMAGE_COUNT, type SpectrumSource } from './magnitude-spectrum.ts';
 export type { ImageParameterization, ParameterizationContext, ParameterizationFactory } from './image-parameterization.ts';
 export { initialImages, DEFAULT_NOISE_STD, type Initialization, type InitializationContext } from './initialization.ts';
 export { ColorDecorrelation, colorCorrelationSqrtFromImages, IMAGENET_COLOR_CORRELATION_SQRT, type ColorMatrix } from './color-decorrelation.ts';
