@@ -49,6 +49,9 @@ const columns: Array<[string, (row: BenchRow) => string]> = [
   ['p50 ms', (r) => fixed(1)(r.apiLatencyP50Ms)],
   ['p99 ms', (r) => fixed(1)(r.apiLatencyP99Ms)],
   ['accept ms', (r) => fixed(0)(r.sweepAcceptMs)],
+  ['sweep done ms', (r) => fixed(0)(r.serviceSweepMs)],
+  ['jobs done ms', (r) => fixed(0)(r.serviceJobsMs)],
+  ['sweep/jobs', (r) => fixed(2)(r.serviceSweepVsJobsRatio)],
   ['error', (r) => r.error?.slice(0, 70) ?? ''],
 ];
 

@@ -9,6 +9,11 @@
  *   POSTs jobs for a few seconds; no worker runs, the jobs queue up in Redis.
  * - sweep acceptance: POST /v1/sweeps for 10,000 units of a 1×1 conv layer with 10,240 channels — a
  *   synthetic model made here, as no bundled model has a layer that wide — until its 202.
+ * - a sweep as a pipeline user sees it (issue 4, target 3, through the service): POST /v1/sweeps for 64
+ *   channels of the sweep layer until the sweep reads `succeeded`, against 64 single-channel
+ *   POST /v1/jobs with the same settings until every one reads `succeeded`. Same worker (one, with its
+ *   engine thread); the worker batches a sweep's units into one run (services/worker/src/sweep-batch.ts,
+ *   SWEEP_BATCH_MAX), while separate jobs run one by one.
  */
 import { execFile } from 'node:child_process';
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -27,11 +32,15 @@ import { startWorker } from '@featurevis/worker';
 import { initBackend } from '@featurevis/engine/backends';
 import { inspectModel, serializeLayersModel, serializedModelFiles } from '@featurevis/engine/models';
 import { writeFixtureModel } from '../../test/helpers/fixture-model.ts';
-import { bundledModelIds, modelsFolder } from '../models.ts';
+import { bundledModelIds, modelsFolder, smallModel } from '../models.ts';
 import { median } from '../timing.ts';
 import type { BenchGroup, BenchRow } from './types.ts';
 
 const SWEEP_UNITS = 10_000;
+/** Units of the sweep-vs-jobs case, as in the engine-level sweep group. */
+const SWEEP_CASE_UNITS = 64;
+/** Polling interval of that case: its runs take seconds, and the API answering GETs shares the benchmark's cores. */
+const SWEEP_CASE_POLL_MS = 25;
 const WIDE_CHANNELS = 10_240;
 const autocannonBin = fileURLToPath(new URL('../../node_modules/.bin/autocannon', import.meta.url));
 
@@ -86,6 +95,52 @@ async function timeOneJob(baseUrl: string, storage: { get(key: string): Promise<
   return { endToEndMs, computeMs: metadata.timings.totalMs };
 }
 
+/** Polls a job (GET `url`) until it reads `succeeded`; throws on `failed` or `canceled`. */
+async function waitForSuccess(url: string): Promise<void> {
+  for (;;) {
+    const view = (await (await fetch(url)).json()) as { status: string; error?: { message: string } | null };
+    if (view.status === 'succeeded') return;
+    if (view.status === 'failed' || view.status === 'canceled') throw new Error(`${url}: ${view.status} ${view.error?.message ?? ''}`);
+    await new Promise((resolve) => setTimeout(resolve, SWEEP_CASE_POLL_MS));
+  }
+}
+
+interface SweepCaseSettings { model: string; layer: string; channels: number; steps: number; seed: number }
+
+/**
+ * POST /v1/sweeps for channels [0, channels) until the sweep reads `succeeded`, in ms; also when its
+ * first unit read `succeeded` (about when the worker's batched run ended: the rest is the units' own
+ * jobs passing through the queue).
+ */
+async function timeServiceSweep(baseUrl: string, s: SweepCaseSettings): Promise<{ totalMs: number; firstUnitMs: number }> {
+  const started = performance.now();
+  const posted = await postJson(`${baseUrl}/v1/sweeps`, { model: s.model, layer: s.layer, channels: { start: 0, end: s.channels }, steps: s.steps, seed: s.seed });
+  if (posted.status !== 202) throw new Error(`POST /v1/sweeps answered ${posted.status}: ${JSON.stringify(posted.body)}`);
+  const url = `${baseUrl}/v1/sweeps/${posted.body.id as string}?limit=1`;
+  let firstUnitMs: number | null = null;
+  for (;;) {
+    const view = (await (await fetch(url)).json()) as { status: string; counts: { succeeded: number } };
+    if (firstUnitMs == null && view.counts.succeeded > 0) firstUnitMs = performance.now() - started;
+    if (view.status === 'succeeded') return { totalMs: performance.now() - started, firstUnitMs: firstUnitMs ?? performance.now() - started };
+    if (view.status === 'failed' || view.status === 'canceled') throw new Error(`${url}: ${view.status}`);
+    await new Promise((resolve) => setTimeout(resolve, SWEEP_CASE_POLL_MS));
+  }
+}
+
+/** One POST /v1/jobs per channel of [0, channels), same settings, until every job reads `succeeded`, in ms. */
+async function timeSeparateJobs(baseUrl: string, s: SweepCaseSettings): Promise<number> {
+  const started = performance.now();
+  const ids: string[] = [];
+  for (let channel = 0; channel < s.channels; channel++) {
+    const posted = await postJson(`${baseUrl}/v1/jobs`, { model: s.model, objective: { type: 'channel', layer: s.layer, channel }, steps: s.steps, seed: s.seed });
+    if (posted.status !== 202) throw new Error(`POST /v1/jobs answered ${posted.status}: ${JSON.stringify(posted.body)}`);
+    ids.push(posted.body.id as string);
+  }
+  // The worker takes them in order, so waiting for each in turn costs no more than waiting for all.
+  for (const id of ids) await waitForSuccess(`${baseUrl}/v1/jobs/${id}`);
+  return performance.now() - started;
+}
+
 interface AutocannonResult { requests: { average: number }; latency: { p50: number; p99: number }; non2xx: number; errors: number; '2xx': number }
 
 async function autocannon(url: string, body: unknown, seconds: number): Promise<AutocannonResult> {
@@ -133,6 +188,37 @@ export const serviceGroup: BenchGroup = {
         };
         console.error(`  queue overhead: ${row.queueOverheadMs!.toFixed(1)} ms (end to end ${row.endToEndMs!.toFixed(1)} ms, compute ${row.computeMs!.toFixed(1)} ms)`);
         report(row);
+
+        // A sweep against the same units as separate jobs, with the same worker.
+        try {
+          const sweepModel = await smallModel(); // the model prepareModels copied; for its sweep layer
+          const { name: layer, channels: layerChannels } = sweepModel.sweepLayer;
+          sweepModel.model.dispose();
+          // As in the sweep group: --quick 32 steps, else the service's default of 128. Without --quick,
+          // two rounds (jobs, then sweep, twice), means reported, so load drift hits both sides.
+          const settings: SweepCaseSettings = { model, layer, channels: Math.min(SWEEP_CASE_UNITS, layerChannels), steps: options.quick ? 32 : 128, seed: 1 };
+          const rounds = options.quick ? 1 : 2;
+          await timeServiceSweep(baseUrl, { ...settings, channels: Math.min(2, settings.channels), steps: 1 }); // warm-up: the batched path
+          let jobsMs = 0;
+          let sweepMs = 0;
+          let firstUnitMs = 0;
+          for (let round = 0; round < rounds; round++) {
+            jobsMs += (await timeSeparateJobs(baseUrl, settings)) / rounds;
+            const sweep = await timeServiceSweep(baseUrl, settings);
+            sweepMs += sweep.totalMs / rounds;
+            firstUnitMs += sweep.firstUnitMs / rounds;
+          }
+          console.error(`  ${settings.channels}-unit sweep through the service: ${sweepMs.toFixed(0)} ms (first unit done at ${firstUnitMs.toFixed(0)} ms); ${settings.channels} separate jobs ${jobsMs.toFixed(0)} ms`);
+          report({
+            ...base, variant: `sweep of ${settings.channels} units vs ${settings.channels} one-channel jobs, worker on ${backend}`, model,
+            steps: settings.steps, units: settings.channels, serviceSweepMs: sweepMs, serviceJobsMs: jobsMs, serviceSweepVsJobsRatio: sweepMs / jobsMs,
+            note: `layer ${layer} (${layerChannels} channels); one worker, SWEEP_BATCH_MAX ${config.sweepBatchMax}, SWEEP_BATCH_PIXELS ${config.sweepBatchPixels}; `
+              + `the sweep's first unit read succeeded after ${firstUnitMs.toFixed(0)} ms; `
+              + `POST sent → succeeded seen (GET every ${SWEEP_CASE_POLL_MS} ms)` + (rounds > 1 ? `; mean of ${rounds} rounds, each jobs then sweep` : ''),
+          });
+        } catch (error) {
+          report({ ...base, variant: `sweep vs one-channel jobs, worker on ${backend}`, model, error: (error as Error).message });
+        }
       } finally {
         await worker.close();
         await workerServices.close();

@@ -51,6 +51,12 @@ export interface BenchRow {
   computeMs?: number;
   /** Median of endToEndMs − computeMs per job (issue 4's target: ≤ 50 ms). */
   queueOverheadMs?: number;
+  /** POST /v1/sweeps for `units` channels until the sweep reads succeeded, with one worker running. */
+  serviceSweepMs?: number;
+  /** The same `units` channels as separate one-channel POST /v1/jobs until all read succeeded. */
+  serviceJobsMs?: number;
+  /** serviceSweepMs / serviceJobsMs (issue 4's target 3, as a pipeline user sees it: ≤ 0.25). */
+  serviceSweepVsJobsRatio?: number;
 
   note?: string;
   error?: string;
