@@ -22,12 +22,14 @@ export const jobRoutes: FastifyPluginAsync = async (app) => {
     const model = await modelForRequest(app, body.model);
     const spec = resolveJobSpec(body, model, app.config);
     const key = (request.headers['idempotency-key'] as string | undefined) ?? undefined;
-    const { id, replayed } = await app.store.add(spec, key, body);
+    const added = await app.store.add(spec, key, body);
+    const { id, replayed } = added;
     request.log.info({ jobId: id, replayed }, replayed ? 'idempotent replay' : 'job queued');
-    const view = await jobView(await app.store.get(id), app.storage);
     // A new job is reported as it was accepted, queued, even if a worker has already taken it: the
-    // caller polls GET /v1/jobs/{id} for what happens next. A replay reports the job as it is now.
-    return reply.code(replayed ? 200 : 202).header('location', `/v1/jobs/${id}`).send(replayed ? view : { ...view, status: 'queued', startedAt: null });
+    // caller polls GET /v1/jobs/{id} for what happens next. Its record comes from the store's add
+    // (no read back). A replay reports the job as it is now.
+    const view = await jobView(added.replayed ? await app.store.get(id) : added.record, app.storage);
+    return reply.code(replayed ? 200 : 202).header('location', `/v1/jobs/${id}`).send(view);
   });
 
   app.get('/v1/jobs', {

@@ -29,12 +29,14 @@ export const sweepRoutes: FastifyPluginAsync = async (app) => {
     const { layer: _layer, channels: _channels, ...settings } = body;
     const spec = resolveSettings(settings, model, app.config);
     const key = request.headers['idempotency-key'] as string | undefined;
-    const { id, replayed } = await app.store.addSweep({ model: body.model, layer: body.layer, start, end, spec, manifestKey: sweepManifestKey }, key, body);
+    const added = await app.store.addSweep({ model: body.model, layer: body.layer, start, end, spec, manifestKey: sweepManifestKey }, key, body);
+    const { id, replayed } = added;
     if (!replayed) {
       await app.storage.put(sweepManifestKey(id), JSON.stringify({ id, status: 'queued', model: body.model, layer: body.layer, channels: { start, end }, spec, createdAt: new Date().toISOString(), units: [] }, null, 2), { contentType: 'application/json' });
     }
     request.log.info({ sweepId: id, units: end - start, replayed }, replayed ? 'idempotent replay' : 'sweep queued');
-    const sweep = await app.store.getSweep(id);
+    // A new sweep is reported as the store created it (no read back); a replay as it is now.
+    const sweep = added.replayed ? await app.store.getSweep(id) : added.sweep;
     return reply.code(replayed ? 200 : 202).header('location', `/v1/sweeps/${id}`).send(await sweepView(sweep, { jobs: [], nextCursor: String(sweep.start) }, app.storage));
   });
 
