@@ -94,6 +94,19 @@ describe('a job, end to end', () => {
     assert.ok(pngA.equals(pngB));
   });
 
+  test('a MACO job stores its attribution map beside the image', async () => {
+    const created = await svc.http.post('/v1/jobs').send({ model: 'fixture', objective: { type: 'class', class: 'ring' }, parameterization: { type: 'maco', spectrum: 'power-law' }, steps: 4, image: { size: 16 } });
+    assert.equal(created.status, 202, JSON.stringify(created.body));
+    const job = await svc.waitForJob(created.body.id);
+    assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
+    const [map] = job.result!.attributions!;
+    assert.equal(map.key, `jobs/${job.id}/attribution-0.png`);
+    const png = PNG.sync.read((await fetchFromApi(map.url)).body);
+    assert.deepEqual([png.width, png.height], [16, 16]);
+    const plain = await svc.waitForJob((await svc.http.post('/v1/jobs').send({ model: 'fixture', objective: { type: 'class', class: 'ring' }, steps: 2, image: { size: 16 } })).body.id);
+    assert.equal(plain.result!.attributions, undefined, 'only parameterisations that record one');
+  });
+
   test('a request that can never succeed fails at once, not retried, with a clear message', async () => {
     // Valid for the API (it checks layers by the model's listing); the engine finds the direction's
     // length wrong, which no retry can mend.

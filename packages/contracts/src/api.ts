@@ -27,6 +27,7 @@ export const ImageRef = Type.Object({
 });
 export const JobResult = Type.Object({
   images: Type.Array(ImageRef),
+  attributions: Type.Optional(Type.Array(ImageRef, { description: 'Per image, where the objective drew on it over the optimisation (accumulated |gradient|, grey PNG, brightest = most): the MACO transparency map. Only for parameterisations that record it (maco).' })),
   metadata: StoredObject,
   metrics: Type.Record(Type.String(), Type.Unknown(), { description: 'Final objective value and image statistics; see metadata for the per-step trace.' }),
 });

@@ -15,6 +15,8 @@ export interface StoredImage { key: string; width: number; height: number; index
 /** What a finished job returns (BullMQ's returnvalue). */
 export interface JobOutcome {
   images: StoredImage[];
+  /** Attribution (transparency) maps, one per image, where the parameterisation records them. */
+  attributions?: StoredImage[];
   snapshots: Array<StoredImage & { step: number }>;
   metadata: { key: string };
   metrics: Record<string, unknown>;

@@ -23,6 +23,9 @@ export async function jobView(record: JobRecord, storage: Storage): Promise<JobV
     result: outcome
       ? {
           images: await Promise.all(outcome.images.map(async (img) => ({ ...(await stored(img.key)), width: img.width, height: img.height, index: img.index }))),
+          ...(outcome.attributions?.length
+            ? { attributions: await Promise.all(outcome.attributions.map(async (img) => ({ ...(await stored(img.key)), width: img.width, height: img.height, index: img.index }))) }
+            : {}),
           metadata: await stored(outcome.metadata.key),
           metrics: outcome.metrics,
         }

@@ -13,6 +13,7 @@ import { awaitBatchedOutcome, batchCapacity, batchedSpec, CLAIM_TTL_S, isBatchab
 
 export const jobKeys = {
   image: (id: string, index: number) => `jobs/${id}/image-${index}.png`,
+  attribution: (id: string, index: number) => `jobs/${id}/attribution-${index}.png`,
   snapshot: (id: string, step: number, index: number) => `jobs/${id}/snapshots/step-${String(step).padStart(5, '0')}-image-${index}.png`,
   metadata: (id: string) => `jobs/${id}/metadata.json`,
 };
@@ -109,6 +110,12 @@ export function createProcessor(deps: ProcessorDeps) {
           await storage.put(key, image.png, { contentType: 'image/png' });
           images.push({ key, width: image.width, height: image.height, index: image.index });
         }
+        const attributions = [];
+        for (const map of own(output.attributions ?? [])) {
+          const key = jobKeys.attribution(unit.id, map.index);
+          await storage.put(key, map.png, { contentType: 'image/png' });
+          attributions.push({ key, width: map.width, height: map.height, index: map.index });
+        }
         const snapshots = [];
         for (const snap of own(output.snapshots)) {
           const key = jobKeys.snapshot(unit.id, snap.step, snap.index);
@@ -133,12 +140,13 @@ export function createProcessor(deps: ProcessorDeps) {
           metrics,
           timings: { ...output.timings, queuedMs: startedAt - job.data.createdAt, wallMs: finishedAt - startedAt },
           images,
+          ...(attributions.length ? { attributions } : {}),
           snapshots,
           createdAt: new Date(job.data.createdAt).toISOString(),
           startedAt: new Date(startedAt).toISOString(),
           finishedAt: new Date(finishedAt).toISOString(),
         }, null, 2), { contentType: 'application/json' });
-        outcomes.push({ images, snapshots, metadata: { key: metadataKey }, metrics });
+        outcomes.push({ images, ...(attributions.length ? { attributions } : {}), snapshots, metadata: { key: metadataKey }, metrics });
       }
       for (const [item, unit] of units.entries()) if (item > 0) await store.putBatchedOutcome(unit.id, outcomes[item]!);
       await store.releaseClaims(claimedIds);
