@@ -131,7 +131,8 @@ const ParameterizationCommon = {
   decorrelate: Type.Optional(Type.Union([
     Type.Boolean(),
     Closed({ matrix: Type.Array(Type.Array(Type.Number(), { minItems: 3, maxItems: 3 }), { minItems: 3, maxItems: 3, description: 'Square root of the colour covariance (rows: RGB), e.g. computed from an image set.' }) }),
-  ], { default: false, description: 'Optimise in a decorrelated colour space (Olah et al. 2017): true uses the fixed ImageNet matrix, { matrix } a given one.' })),
+    Closed({ images: Type.Literal('shapes', { description: 'Compute the matrix from an image set: the bundled procedural shapes set.' }) }),
+  ], { default: false, description: 'Optimise in a decorrelated colour space (Olah et al. 2017): true uses the fixed ImageNet matrix, { matrix } a given one, { images } one computed from an image set.' })),
   range: Type.Optional(Type.Union([Type.Literal('sigmoid'), Type.Literal('clip')], { default: 'clip', description: 'How unbounded values become pixels in [0,1]: a sigmoid, or clipping.' })),
 };
 export const ParameterizationSchemas = {
@@ -158,6 +159,7 @@ export const ParameterizationSchemas = {
     decorrelate: Type.Optional(Type.Union([
       Type.Boolean(),
       Closed({ matrix: Type.Array(Type.Array(Type.Number(), { minItems: 3, maxItems: 3 }), { minItems: 3, maxItems: 3, description: 'Square root of the colour covariance (rows: RGB).' }) }),
+      Closed({ images: Type.Literal('shapes', { description: 'Compute the matrix from an image set: the bundled procedural shapes set.' }) }),
     ], { default: true, description: 'Optimise the phases of decorrelated colour channels (the spectrum is taken in the same space), as MACO does.' })),
   }, { title: 'MacoParameterization', description: 'Magnitude-constrained optimisation (Fel et al. 2023): the image\'s Fourier magnitudes are fixed to a natural-image spectrum and only the phases are optimised; the image is standardised and squashed by a sigmoid. Starts from random phases (the init\'s noise std is unused; image inits are refused), has no inverse (no step-hook priors), and returns an attribution map per image: the mean |gradient| of the objective with respect to the image over the steps.' }),
 };

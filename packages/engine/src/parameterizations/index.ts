@@ -21,6 +21,6 @@ export type { MacoOptions } from './maco.ts';
 export { shapesMagnitudeSpectrum, powerLawMagnitudeSpectrum, SHAPES_SPECTRUM_IMAGE_COUNT, type SpectrumSource } from './magnitude-spectrum.ts';
 export type { ImageParameterization, ParameterizationContext, ParameterizationFactory } from './image-parameterization.ts';
 export { initialImages, DEFAULT_NOISE_STD, type Initialization, type InitializationContext } from './initialization.ts';
-export { ColorDecorrelation, colorCorrelationSqrtFromImages, IMAGENET_COLOR_CORRELATION_SQRT, type ColorMatrix } from './color-decorrelation.ts';
+export { ColorDecorrelation, colorCorrelationSqrtFromImages, resolveColorMatrix, IMAGENET_COLOR_CORRELATION_SQRT, type ColorMatrix, type DecorrelateOption } from './color-decorrelation.ts';
 export { ValidRgb, type ColorOptions, type ValidRange } from './valid-rgb.ts';
 export { RealFourierBasis } from './fourier-basis.ts';

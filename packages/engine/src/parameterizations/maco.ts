@@ -32,8 +32,8 @@
  * map; `recordsAttributions` asks visualize() for them.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { ColorMatrix } from './color-decorrelation.ts';
-import { ColorDecorrelation, IMAGENET_COLOR_CORRELATION_SQRT } from './color-decorrelation.ts';
+import type { ColorMatrix, DecorrelateOption } from './color-decorrelation.ts';
+import { ColorDecorrelation, resolveColorMatrix } from './color-decorrelation.ts';
 import { RealFourierBasis } from './fourier-basis.ts';
 import { assembleParameterization, variableOf, type ImageParameterization, type ParameterizationFactory } from './image-parameterization.ts';
 import { powerLawMagnitudeSpectrum, shapesMagnitudeSpectrum, type SpectrumSource } from './magnitude-spectrum.ts';
@@ -46,7 +46,7 @@ export interface MacoOptions {
   /** Exponent of the 'power-law' spectrum; default 1. */
   decayPower?: number;
   /** As the other parameterisations' `decorrelate`; MACO optimises decorrelated colours (default true). */
-  decorrelate?: boolean | { matrix: ColorMatrix };
+  decorrelate?: DecorrelateOption;
 }
 
 /** Added to the standard deviation so a constant image does not divide by zero (Xplique's 1e-5). */
@@ -108,8 +108,8 @@ function spectrumInColourSpace(sizePx: number, decorrelate: NonNullable<MacoOpti
   }
 }
 
-function colourMatrix(decorrelate: true | { matrix: ColorMatrix }): ColorMatrix {
-  return decorrelate === true ? IMAGENET_COLOR_CORRELATION_SQRT : decorrelate.matrix;
+function colourMatrix(decorrelate: Exclude<DecorrelateOption, false>): ColorMatrix {
+  return resolveColorMatrix(decorrelate);
 }
 
 /** A [H, Wf] mask of 1 in the self-conjugate columns (0 and, W even, W/2), where phases must be odd in k. */

@@ -4,7 +4,7 @@
  * initial image (or a step hook's edited image) can be written back into the variables.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ColorDecorrelation, IMAGENET_COLOR_CORRELATION_SQRT, type ColorMatrix } from './color-decorrelation.ts';
+import { ColorDecorrelation, resolveColorMatrix, type DecorrelateOption } from './color-decorrelation.ts';
 
 /**
  * 'sigmoid': rgb = σ(t) (Lucid's default; smooth, never saturates exactly).
@@ -21,7 +21,7 @@ export interface ColorOptions {
    * { matrix } for a given square root of the colour covariance (rows: RGB), e.g. from
    * `colorCorrelationSqrtFromImages`.
    */
-  decorrelate?: boolean | { matrix: ColorMatrix };
+  decorrelate?: DecorrelateOption;
   range?: ValidRange;
 }
 
@@ -41,7 +41,7 @@ export class ValidRgb {
     this.range = options.range ?? 'clip';
     const decorrelate = options.decorrelate ?? false;
     this.decorrelation = decorrelate === false ? null
-      : new ColorDecorrelation(decorrelate === true ? IMAGENET_COLOR_CORRELATION_SQRT : decorrelate.matrix);
+      : new ColorDecorrelation(resolveColorMatrix(decorrelate));
   }
 
   /** Unconstrained values (NHWC, 3 channels) to RGB in [0,1]. */
