@@ -231,8 +231,24 @@ export type Transform = Static<typeof Transform>;
 
 // ---- metrics computed on every result ----
 
-export const METRIC_NAMES = ['objective', 'classProbability', 'totalVariation', 'highFrequencyEnergy'] as const;
+export const METRIC_NAMES = ['objective', 'classProbability', 'totalVariation', 'highFrequencyEnergy', 'referenceMax', 'referenceRatio'] as const;
 export type MetricName = typeof METRIC_NAMES[number];
+
+// ---- reference image set: "how far beyond natural images", and dataset examples ----
+
+/** The reference image sets a request can name; uploaded sets (issue 5) will be added to this union. */
+export const REFERENCE_SETS = ['shapes'] as const;
+export const DEFAULT_REFERENCE_COUNT = 256;
+export const DEFAULT_REFERENCE_EXAMPLES = 4;
+
+export const Reference = Closed({
+  set: Type.Union(REFERENCE_SETS.map((name) => Type.Literal(name)), { description: '`shapes`: the bundled procedural image set (the bundled models\' training distribution), rendered at the run\'s image size.' }),
+  count: Type.Optional(Type.Integer({ minimum: 1, maximum: 2048, default: DEFAULT_REFERENCE_COUNT, description: 'Images of the set to evaluate (the classes in turn).' })),
+  seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295, default: 0, description: 'Which images of a procedural set.' })),
+  examples: Type.Optional(Type.Integer({ minimum: 0, maximum: 16, default: DEFAULT_REFERENCE_EXAMPLES, description: 'k: the top-k and bottom-k reference images of each batch item\'s objective are returned beside its image (dataset examples).' })),
+}, { description: 'A reference image set on which each batch item\'s objective is evaluated: adds the metrics referenceMax (the objective\'s largest value on the set) and referenceRatio (the final image\'s value over it, "how far beyond natural images"), and the top-k/bottom-k images of the set as dataset examples.' });
+export type Reference = Static<typeof Reference>;
+export type ResolvedReference = Required<Reference>;
 
 // ---- optimiser ----
 
@@ -266,6 +282,7 @@ export const EngineSettings = {
   transforms: Type.Optional(Type.Array(Transform, { maxItems: 16, description: 'Replaces the preset\'s transforms; applied in order.' })),
   reluGradientOverrideSteps: Type.Optional(Type.Integer({ minimum: 0, description: 'For this many first steps, a ReLU whose gradient is zero for a whole batch item passes the gradient through where it would raise a negative input (Lucid\'s redirected ReLU gradient): units behind dead ReLUs get a signal instead of a grey image.' })),
   snapshots: Type.Optional(Type.Array(Type.Integer({ minimum: 1 }), { maxItems: 64, description: 'Steps after which the intermediate images are kept too.' })),
+  reference: Type.Optional(Reference),
 };
 
 export const DEFAULT_STEPS = 128;
@@ -362,6 +379,8 @@ export interface ResolvedEngineSettings {
   transforms: Transform[];
   reluGradientOverrideSteps: number;
   snapshots: number[];
+  /** Present when the request names a reference image set. */
+  reference?: ResolvedReference;
 }
 
 export type EngineSettingsRequest = { [K in keyof typeof EngineSettings]?: Static<(typeof EngineSettings)[K]> } & { objective?: Objective };
@@ -411,6 +430,7 @@ export function resolveEngineSettings(request: EngineSettingsRequest, options: {
     transforms: (request.transforms ?? preset.transforms).map((transform) => withDefaults(TransformSchemas, transform)),
     reluGradientOverrideSteps: request.reluGradientOverrideSteps ?? DEFAULT_RELU_GRADIENT_OVERRIDE_STEPS,
     snapshots: [...new Set(request.snapshots ?? [])].filter((step) => step <= steps).sort((a, b) => a - b),
+    ...(request.reference ? { reference: { count: DEFAULT_REFERENCE_COUNT, seed: 0, examples: DEFAULT_REFERENCE_EXAMPLES, ...stripUndefined(request.reference) } as ResolvedReference } : {}),
   };
 }
 

@@ -42,6 +42,21 @@ export interface VisualizeOptions {
 
 export interface EncodedImage { index: number; width: number; height: number; png: Uint8Array }
 
+/**
+ * A dataset example (issue 5): one of the reference images on which batch item `index`'s objective is
+ * highest (`kind` 'top', rank 0 the highest) or lowest ('bottom', rank 0 the lowest).
+ */
+export interface DatasetExample extends EncodedImage {
+  kind: 'top' | 'bottom';
+  rank: number;
+  /** The item's objective on this image. */
+  value: number;
+  /** Which image of the reference set (re-renderable from the set, its seed and this index). */
+  referenceIndex: number;
+  /** The image's class in the reference set. */
+  label: string;
+}
+
 export interface VisualizationOutput {
   images: EncodedImage[];
   /** Intermediate images at the requested snapshot steps. */
@@ -52,6 +67,11 @@ export interface VisualizationOutput {
    * Present only for parameterisations that record it (`maco`).
    */
   attributions?: EncodedImage[];
+  /**
+   * With `reference`: per batch item, the top-k and bottom-k reference images for its objective
+   * (k = `reference.examples`), item by item, top then bottom, each by rank.
+   */
+  examples?: DatasetExample[];
   /** The objective's value (batch mean) at every step. */
   trace: number[];
   /** Final objective value, class probability, total variation, high-frequency energy, ... */

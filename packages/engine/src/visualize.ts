@@ -20,7 +20,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Prior as PriorSpec, ResolvedEngineSettings, Transform as TransformSpec } from '@featurevis/contracts';
-import { metrics as metricUnits } from './metrics/index.ts';
+import { datasetExamples, evaluateReferenceSet, metrics as metricUnits, type ReferenceEvaluation } from './metrics/index.ts';
 import { buildObjective, classIndex } from './objectives/index.ts';
 import { normalizeGradients, optimizers, withRedirectedReluGradients } from './optimizers/index.ts';
 import { parameterizations, type ImageParameterization, type ParameterizationContext } from './parameterizations/index.ts';
@@ -81,12 +81,17 @@ export async function visualize(model: LoadedModel, spec: VisualizationSpec, opt
     try {
       const images = await encodeBatch(finalImages);
       const attributions = run.attributionSum ? await encodeAttributions(run.attributionSum) : undefined;
-      const metrics = await computeMetrics(run, model, spec, finalImages);
+      const reference = run.settings.reference
+        ? await evaluateReferenceSet(model, { objective: spec.objective, reference: run.settings.reference, batch: run.batch, sizePx: run.settings.image.size, finalImages })
+        : null;
+      const metrics = await computeMetrics(run, model, spec, finalImages, reference);
+      const examples = run.settings.reference ? (reference ? datasetExamples(reference) : []) : undefined;
       const totalMs = performance.now() - startedMs;
       const meanStepMs = loopMs / settings.steps;
       return {
         images,
         ...(attributions ? { attributions } : {}),
+        ...(examples ? { examples } : {}),
         snapshots,
         trace,
         metrics,
@@ -248,6 +253,8 @@ export interface RunSummary {
   objective: Objective;
   /** Per batch image, the class its objective targets (a `class` objective), else null. */
   classIndices: Array<number | null>;
+  /** Each item's objective on the request's reference image set; null without `reference`. */
+  reference: ReferenceEvaluation | null;
 }
 
 /** The class each batch image's objective targets, for the class-probability metric. */
@@ -264,8 +271,8 @@ function targetClasses(spec: VisualizationSpec, model: LoadedModel, batch: numbe
  * Every metric of the metrics room on the final images: `metrics[name]` is the batch mean and
  * `metrics.perImage[name]` the values per image (null where the metric does not apply).
  */
-async function computeMetrics(run: Run, model: LoadedModel, spec: VisualizationSpec, images: tf.Tensor4D): Promise<Record<string, unknown>> {
-  const summary: RunSummary = { images, model, objective: run.objective, classIndices: targetClasses(spec, model, run.batch) };
+async function computeMetrics(run: Run, model: LoadedModel, spec: VisualizationSpec, images: tf.Tensor4D, reference: ReferenceEvaluation | null): Promise<Record<string, unknown>> {
+  const summary: RunSummary = { images, model, objective: run.objective, classIndices: targetClasses(spec, model, run.batch), reference };
   const result: Record<string, unknown> = {};
   const perImage: Record<string, Array<number | null> | null> = {};
   for (const [name, metric] of Object.entries(metricUnits as Record<string, (summary: RunSummary) => Promise<Array<number | null> | null> | Array<number | null> | null>)) {
