@@ -4,9 +4,21 @@ import { Closed, Id, Nullable, Timestamp } from './common.ts';
 import { EngineSettings, LayerName, Objective } from './engine-spec.ts';
 
 // ---- jobs ----
+/** At most this many models in one comparison (`compare.models`, the primary `model` included). */
+export const MAX_COMPARE_MODELS = 16;
+export const Compare = Closed({
+  models: Type.Array(Id, {
+    minItems: 1, maxItems: MAX_COMPARE_MODELS, uniqueItems: true,
+    description: `Models to run the same objective, settings and seed on, in this order (checkpoints of one model: features across training; two models: comparing networks). The job's \`model\` is the primary one: where this list does not name it, it is put first. With it, 2–${MAX_COMPARE_MODELS} models in all; the objective must be valid on every one.`,
+  }),
+}, { description: 'Run the job on several models in turn: one image set per model, and a transferability table — each model\'s images scored by every model (result.metrics.compare).' });
+export type Compare = Static<typeof Compare>;
+
 export const JobRequest = Closed({
   model: Id,
   objective: Objective,
+  compare: Type.Optional(Compare),
+  filmstrip: Type.Optional(Type.Boolean({ default: false, description: 'With `compare`: also store one PNG with the models\' images side by side in `compare.models` order (a row per batch item), result.filmstrip.' })),
   ...EngineSettings,
 }, { title: 'JobRequest' });
 export type JobRequest = Static<typeof JobRequest>;
@@ -24,12 +36,14 @@ export const ImageRef = Type.Object({
   width: Type.Integer(),
   height: Type.Integer(),
   index: Type.Integer({ description: 'Position in the batch.' }),
+  model: Type.Optional(Type.String({ description: 'The model that made this image (jobs with `compare`).' })),
 });
 export const JobResult = Type.Object({
   images: Type.Array(ImageRef),
   attributions: Type.Optional(Type.Array(ImageRef, { description: 'Per image, where the objective drew on it over the optimisation (accumulated |gradient|, grey PNG, brightest = most): the MACO transparency map. Only for parameterisations that record it (maco).' })),
+  filmstrip: Type.Optional(Type.Object(StoredObject.properties, { description: 'With `compare` and `filmstrip`: the models\' images side by side in `compare.models` order, a row per batch item (PNG).' })),
   metadata: StoredObject,
-  metrics: Type.Record(Type.String(), Type.Unknown(), { description: 'Final objective value and image statistics; see metadata for the per-step trace.' }),
+  metrics: Type.Record(Type.String(), Type.Unknown(), { description: 'Final objective value and image statistics; see metadata for the per-step trace. With `compare`: these are the primary model\'s, and `compare` holds each model\'s metrics and the transferability table.' }),
 });
 export const Progress = Type.Object({
   step: Type.Integer(),

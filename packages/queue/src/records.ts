@@ -10,13 +10,22 @@ export interface QueuedJobData {
   createdAt: number;
 }
 
-export interface StoredImage { key: string; width: number; height: number; index: number }
+export interface StoredImage {
+  key: string;
+  width: number;
+  height: number;
+  index: number;
+  /** The model that made the image, in a job with `compare`. */
+  model?: string;
+}
 
 /** What a finished job returns (BullMQ's returnvalue). */
 export interface JobOutcome {
   images: StoredImage[];
   /** Attribution (transparency) maps, one per image, where the parameterisation records them. */
   attributions?: StoredImage[];
+  /** With `compare` and `filmstrip`: the models' images side by side. */
+  filmstrip?: { key: string };
   snapshots: Array<StoredImage & { step: number }>;
   metadata: { key: string };
   metrics: Record<string, unknown>;

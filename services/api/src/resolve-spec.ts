@@ -4,7 +4,7 @@
  * Everything is checked before anything is queued.
  */
 import { randomInt } from 'node:crypto';
-import { DEFAULT_BATCH, DEFAULT_METHOD, DEFAULT_STEPS, type JobRequest, type ModelView } from '@featurevis/contracts';
+import { DEFAULT_BATCH, DEFAULT_METHOD, DEFAULT_STEPS, MAX_COMPARE_MODELS, type JobRequest, type ModelView } from '@featurevis/contracts';
 import type { Config } from '@featurevis/config';
 import type { JobSpec } from '@featurevis/queue';
 import { ApiError } from './problems.ts';
@@ -93,11 +93,48 @@ export function resolveSettings<T extends Settings>(request: T, model: ModelView
   };
 }
 
-export function resolveJobSpec(request: JobRequest, model: ModelView, limits: Limits): JobSpec {
+/**
+ * The models of a `compare` request, each with the request field that named it: `compare.models` in
+ * order, with the job's `model` put first where the list does not name it (the primary model's field is
+ * then `model`). A model the catalog does not know is the body's fault: 422 naming `compare.models[k]`.
+ */
+export async function compareModels(request: JobRequest, primary: ModelView, lookup: (id: string) => Promise<ModelView | null>): Promise<Array<{ view: ModelView; field: string }>> {
+  if (!request.compare) return [];
+  const listed = await Promise.all(request.compare.models.map(async (id, k) => {
+    const field = `compare.models[${k}]`;
+    if (id === primary.id) return { view: primary, field };
+    const view = await lookup(id);
+    if (!view) throw new ApiError(422, `${field}: no model with id "${id}" (GET /v1/models lists them)`, field);
+    return { view, field };
+  }));
+  const models = request.compare.models.includes(primary.id) ? listed : [{ view: primary, field: 'model' }, ...listed];
+  if (models.length < 2) throw new ApiError(422, `compare.models: names only the job's model "${primary.id}"; a comparison needs a second model`, 'compare.models');
+  if (models.length > MAX_COMPARE_MODELS) throw new ApiError(422, `compare.models: with the job's model "${primary.id}" put first that makes ${models.length} models; at most ${MAX_COMPARE_MODELS}`, 'compare.models');
+  return models;
+}
+
+/**
+ * Checks the request against its model (and, with `compare`, against every compared model: the
+ * objective's layers, channels and classes, and a fixed input size) and fills the defaults.
+ */
+export function resolveJobSpec(request: JobRequest, model: ModelView, limits: Limits, compared: Array<{ view: ModelView; field: string }> = []): JobSpec {
   const spec = resolveSettings(request, model, limits);
   checkObjective(model, request.objective, 'objective');
   if (Array.isArray(request.objective) && request.objective.length !== spec.image.batch) {
     throw new ApiError(422, `objective: a list of ${request.objective.length} objectives needs image.batch ${request.objective.length}, got ${spec.image.batch}`, 'objective');
   }
+  if (request.filmstrip && !request.compare) throw new ApiError(422, 'filmstrip: a filmstrip shows the models of a comparison side by side; give compare.models too', 'filmstrip');
+  for (const { view, field } of compared) {
+    if (view === model) continue;
+    try {
+      checkObjective(view, request.objective, 'objective');
+    } catch (err) {
+      if (err instanceof ApiError) throw new ApiError(422, `${field}: the objective does not fit model "${view.id}": ${err.message}`, field, err);
+      throw err;
+    }
+    const fixedSize = view.input.shape[0];
+    if (fixedSize != null && fixedSize !== spec.image.size) throw new ApiError(422, `${field}: model "${view.id}" takes ${fixedSize}×${fixedSize} inputs only; image.size is ${spec.image.size}`, field);
+  }
+  if (request.compare) return { ...spec, compare: { models: compared.map(({ view }) => view.id) }, filmstrip: request.filmstrip ?? false } as JobSpec;
   return spec as JobSpec;
 }

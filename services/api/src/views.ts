@@ -1,6 +1,6 @@
 /** From the store's records to the public views, with URLs the client can fetch. */
 import type { JobView, SweepView } from '@featurevis/contracts';
-import type { JobRecord, SweepRecord } from '@featurevis/queue';
+import type { JobRecord, StoredImage, SweepRecord } from '@featurevis/queue';
 import type { Storage } from '@featurevis/storage';
 
 const iso = (ms: number | null) => (ms == null ? null : new Date(ms).toISOString());
@@ -8,6 +8,7 @@ const iso = (ms: number | null) => (ms == null ? null : new Date(ms).toISOString
 export async function jobView(record: JobRecord, storage: Storage): Promise<JobView> {
   const outcome = record.outcome;
   const stored = async (key: string) => ({ key, url: await storage.url(key) });
+  const imageRef = async (img: StoredImage) => ({ ...(await stored(img.key)), width: img.width, height: img.height, index: img.index, ...(img.model ? { model: img.model } : {}) });
   return {
     id: record.id,
     status: record.status,
@@ -22,10 +23,9 @@ export async function jobView(record: JobRecord, storage: Storage): Promise<JobV
     finishedAt: iso(record.finishedAt),
     result: outcome
       ? {
-          images: await Promise.all(outcome.images.map(async (img) => ({ ...(await stored(img.key)), width: img.width, height: img.height, index: img.index }))),
-          ...(outcome.attributions?.length
-            ? { attributions: await Promise.all(outcome.attributions.map(async (img) => ({ ...(await stored(img.key)), width: img.width, height: img.height, index: img.index }))) }
-            : {}),
+          images: await Promise.all(outcome.images.map(imageRef)),
+          ...(outcome.attributions?.length ? { attributions: await Promise.all(outcome.attributions.map(imageRef)) } : {}),
+          ...(outcome.filmstrip ? { filmstrip: await stored(outcome.filmstrip.key) } : {}),
           metadata: await stored(outcome.metadata.key),
           metrics: outcome.metrics,
         }

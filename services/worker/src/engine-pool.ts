@@ -6,7 +6,7 @@
 import { Worker } from 'node:worker_threads';
 import { randomUUID } from 'node:crypto';
 import type { ModelView } from '@featurevis/contracts';
-import type { StepProgress, VisualizationOutput } from '@featurevis/engine';
+import type { ImageScore, StepProgress, VisualizationOutput } from '@featurevis/engine';
 import type { ThreadRequest, ThreadResponse } from './engine-protocol.ts';
 
 export class EngineRunError extends Error {
@@ -21,7 +21,8 @@ export interface ModelFilesLoader {
 }
 
 interface PendingRun {
-  resolve(output: VisualizationOutput & { leakedTensors: number }): void;
+  /** A run's output (VisualizationOutput & { leakedTensors }) or a score request's scores (ImageScore[][]). */
+  resolve(value: unknown): void;
   reject(err: Error): void;
   onProgress?: (p: StepProgress) => void;
 }
@@ -78,6 +79,7 @@ export class EnginePool {
         );
         break;
       case 'done': slot.runs.delete(m.runId); run.resolve({ ...m.output, leakedTensors: m.leakedTensors }); break;
+      case 'scored': slot.runs.delete(m.runId); run.resolve(m.scores); break;
       case 'failed': slot.runs.delete(m.runId); run.reject(new EngineRunError(m.kind, m.message, m.field)); break;
     }
   }
@@ -112,6 +114,18 @@ export class EnginePool {
       slot.thread.postMessage({ type: 'run', runId, view, spec, cancelFlag, progressEverySteps: options.progressEverySteps } satisfies ThreadRequest);
     }).finally(() => this.release(slot)));
     return { promise, cancel: () => Atomics.store(new Int32Array(cancelFlag), 0, 1) };
+  }
+
+  /**
+   * Scores each image set (PNGs, one batch each) by the spec's objective on `view`'s model, on a free
+   * thread: per set and image, the objective and (for a class objective) the class probability.
+   */
+  score(view: ModelView, spec: unknown, imageSets: Uint8Array[][]): Promise<ImageScore[][]> {
+    return this.acquire().then((slot) => new Promise<ImageScore[][]>((resolve, reject) => {
+      const runId = randomUUID();
+      slot.runs.set(runId, { resolve, reject });
+      slot.thread.postMessage({ type: 'score', runId, view, spec, imageSets } satisfies ThreadRequest);
+    }).finally(() => this.release(slot)));
   }
 
   async close() {

@@ -1,9 +1,11 @@
 /** Messages between the worker's event loop (engine-pool.ts) and its engine thread (engine-thread.ts). */
 import type { ModelView } from '@featurevis/contracts';
-import type { VisualizationOutput, StepProgress } from '@featurevis/engine';
+import type { ImageScore, VisualizationOutput, StepProgress } from '@featurevis/engine';
 
 export type ThreadRequest =
   | { type: 'run'; runId: string; view: ModelView; spec: unknown; cancelFlag: SharedArrayBuffer; progressEverySteps: number }
+  /** Score finished images (PNG batches) by the spec's objective on this model, without optimising. */
+  | { type: 'score'; runId: string; view: ModelView; spec: unknown; imageSets: Uint8Array[][] }
   | { type: 'model-files'; runId: string; modelJson: unknown; weights: Record<string, Uint8Array> }
   | { type: 'backend' };
 
@@ -11,5 +13,6 @@ export type ThreadResponse =
   | ({ type: 'progress'; runId: string } & StepProgress)
   | { type: 'need-model'; runId: string; modelId: string }
   | { type: 'done'; runId: string; output: VisualizationOutput; leakedTensors: number }
+  | { type: 'scored'; runId: string; scores: ImageScore[][] }
   | { type: 'failed'; runId: string; kind: 'canceled' | 'invalid' | 'error'; message: string; field?: string; stack?: string }
   | { type: 'backend'; name: string; package: string };

@@ -1,13 +1,14 @@
 /**
  * The engine's thread. Optimisation is CPU/GPU-bound for seconds to hours; running it here keeps the
  * worker's event loop free, so BullMQ renews job locks and cancellations arrive on time. The thread
- * keeps loaded models in an LRU cache within a memory budget. Messages: see engine-pool.ts.
+ * keeps loaded models in an LRU cache within a memory budget. It runs optimisations ('run') and scores
+ * finished images on a model ('score', for comparisons). Messages: see engine-protocol.ts.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@featurevis/engine/backends';
 import { loadModel } from '@featurevis/engine/models';
-import { visualize, CanceledError, InvalidSpecError, type LoadedModel, type VisualizationSpec } from '@featurevis/engine';
+import { scoreImages, visualize, CanceledError, InvalidSpecError, type LoadedModel, type VisualizationSpec } from '@featurevis/engine';
 import type { ModelView } from '@featurevis/contracts';
 import type { ThreadRequest, ThreadResponse } from './engine-protocol.ts';
 
@@ -61,8 +62,24 @@ async function run(message: Extract<ThreadRequest, { type: 'run' }>) {
   }
 }
 
+/** Each image set (one model's batch, in a comparison) scored by this model's objective. */
+async function score(message: Extract<ThreadRequest, { type: 'score' }>) {
+  const { runId, view, spec, imageSets } = message;
+  try {
+    await ready;
+    const model = await modelFor(runId, view);
+    const scores = [];
+    for (const pngs of imageSets) scores.push(await scoreImages(model, spec as VisualizationSpec, pngs));
+    send({ type: 'scored', runId, scores });
+  } catch (err) {
+    const e = err as Error & { field?: string };
+    send({ type: 'failed', runId, kind: err instanceof InvalidSpecError ? 'invalid' : 'error', message: e.message, field: e.field, stack: e.stack });
+  }
+}
+
 port.on('message', (message: ThreadRequest) => {
   if (message.type === 'run') void run(message);
+  else if (message.type === 'score') void score(message);
   else if (message.type === 'model-files') pendingFiles.get(message.runId)?.(message), pendingFiles.delete(message.runId);
   else if (message.type === 'backend') void ready.then((b) => send({ type: 'backend', name: b.name, package: b.package }), (err) => send({ type: 'backend', name: 'none', package: String(err) }));
 });

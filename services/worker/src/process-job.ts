@@ -1,6 +1,7 @@
 /**
  * The worker's processor: a plain async function of a job. Take the job, run the engine, store the
  * result, report. Keys are deterministic (jobs/{id}/...), so a retried job overwrites, never duplicates.
+ * A job with `compare` runs on each of its models in turn (compare-job.ts).
  */
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
@@ -8,6 +9,7 @@ import type { ModelCatalog } from '@featurevis/catalog';
 import { ModelNotFoundError } from '@featurevis/catalog';
 import { CANCELED_BEFORE_START_REASON, CANCELED_REASON, type JobOutcome, type JobSpec, type JobStore, type QueuedJobData } from '@featurevis/queue';
 import type { Storage } from '@featurevis/storage';
+import { runComparison } from './compare-job.ts';
 import { EngineRunError, type EnginePool } from './engine-pool.ts';
 import { awaitBatchedOutcome, batchCapacity, batchedSpec, CLAIM_TTL_S, isBatchableUnit, renewWhileRunning, type BatchLimits } from './sweep-batch.ts';
 
@@ -73,6 +75,18 @@ export function createProcessor(deps: ProcessorDeps) {
       try { view = await catalog.get(spec.model); } catch (err) {
         if (err instanceof ModelNotFoundError) throw new EngineRunError('invalid', `model: ${err.message}`, 'model');
         throw err;
+      }
+      if (spec.compare) {
+        // Features across training / comparing networks: one run per model, then cross-scoring (compare-job.ts).
+        const views = await Promise.all(spec.compare.models.map((modelId, k) => modelId === view.id ? view : catalog.get(modelId).catch((err) => {
+          if (err instanceof ModelNotFoundError) throw new EngineRunError('invalid', `compare.models[${k}]: ${err.message}`, `compare.models[${k}]`);
+          throw err;
+        })));
+        log.info({ model: spec.model, models: views.length, steps: spec.steps, attempt: job.attemptsMade + 1 }, 'job started');
+        const outcome = await runComparison({ job, spec, views, store, storage, engine, log, progressEverySteps: deps.progressEverySteps, running, startedAt });
+        log.info({ durationMs: Date.now() - startedAt, objective: outcome.metrics.objective, models: views.length }, 'job succeeded');
+        await finish('succeeded');
+        return outcome;
       }
       // This unit and, for a sweep, the next waiting units of the same sweep that fit the batch budget.
       const units: Array<{ id: string; spec: JobSpec }> = [{ id, spec }];

@@ -1,7 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { JobList, JobListQuery, JobRequest, JobView, Problem } from '@featurevis/contracts';
-import { resolveJobSpec } from '../resolve-spec.ts';
+import { ModelNotFoundError } from '@featurevis/catalog';
+import { compareModels, resolveJobSpec } from '../resolve-spec.ts';
 import { jobView } from '../views.ts';
 import { modelForRequest, problemResponses } from './shared.ts';
 
@@ -20,7 +21,8 @@ export const jobRoutes: FastifyPluginAsync = async (app) => {
   }, async (request, reply) => {
     const body = request.body as JobRequest;
     const model = await modelForRequest(app, body.model);
-    const spec = resolveJobSpec(body, model, app.config);
+    const compared = await compareModels(body, model, (id) => app.catalog.get(id).catch((err) => { if (err instanceof ModelNotFoundError) return null; throw err; }));
+    const spec = resolveJobSpec(body, model, app.config, compared);
     const key = (request.headers['idempotency-key'] as string | undefined) ?? undefined;
     const added = await app.store.add(spec, key, body);
     const { id, replayed } = added;
