@@ -104,7 +104,24 @@ describe('a job, end to end', () => {
     const png = PNG.sync.read((await fetchFromApi(map.url)).body);
     assert.deepEqual([png.width, png.height], [16, 16]);
     const plain = await svc.waitForJob((await svc.http.post('/v1/jobs').send({ model: 'fixture', objective: { type: 'class', class: 'ring' }, steps: 2, image: { size: 16 } })).body.id);
+    assert.equal(plain.status, 'succeeded', JSON.stringify(plain.error));
     assert.equal(plain.result!.attributions, undefined, 'only parameterisations that record one');
+  });
+
+  test('with a reference set: dataset examples stored beside the image, and how far beyond the set the image goes', async () => {
+    const created = await svc.http.post('/v1/jobs').send({ model: 'fixture', objective: { type: 'channel', layer: 'conv2', channel: 2 }, steps: 6, image: { size: 16 }, reference: { set: 'shapes', count: 24, examples: 2 } });
+    assert.equal(created.status, 202, JSON.stringify(created.body));
+    const job = await svc.waitForJob(created.body.id);
+    assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
+    const examples = job.result!.examples!;
+    assert.deepEqual(examples.map((e) => `${e.kind}${e.rank}`), ['top0', 'top1', 'bottom0', 'bottom1']);
+    assert.ok(examples[0].value >= examples[1].value && examples[2].value <= examples[3].value);
+    assert.equal(examples[0].key, `jobs/${job.id}/examples/image-0-top-0.png`);
+    const png = PNG.sync.read((await fetchFromApi(examples[0].url)).body);
+    assert.deepEqual([png.width, png.height], [16, 16]);
+    const metrics = job.result!.metrics as Record<string, number>;
+    assert.equal(metrics.referenceMax, examples[0].value);
+    assert.ok(Math.abs(metrics.referenceRatio - metrics.objective / metrics.referenceMax) < 1e-6);
   });
 
   test('a request that can never succeed fails at once, not retried, with a clear message', async () => {

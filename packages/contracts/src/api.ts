@@ -38,8 +38,17 @@ export const ImageRef = Type.Object({
   index: Type.Integer({ description: 'Position in the batch.' }),
   model: Type.Optional(Type.String({ description: 'The model that made this image (jobs with `compare`).' })),
 });
+export const DatasetExampleRef = Type.Object({
+  ...ImageRef.properties,
+  kind: Type.Union([Type.Literal('top'), Type.Literal('bottom')], { description: 'Among the reference images that drive this unit most (top) or least (bottom).' }),
+  rank: Type.Integer({ minimum: 0, description: '0 = the highest (top) or the lowest (bottom).' }),
+  value: Type.Number({ description: 'The objective on this reference image.' }),
+  label: Type.String({ description: 'The reference image\'s class in its set.' }),
+  referenceIndex: Type.Integer({ minimum: 0, description: 'Which image of the reference set.' }),
+});
 export const JobResult = Type.Object({
   images: Type.Array(ImageRef),
+  examples: Type.Optional(Type.Array(DatasetExampleRef, { description: 'Dataset examples: per image, the reference set\'s top-k and bottom-k images for its objective (with `reference`).' })),
   attributions: Type.Optional(Type.Array(ImageRef, { description: 'Per image, where the objective drew on it over the optimisation (accumulated |gradient|, grey PNG, brightest = most): the MACO transparency map. Only for parameterisations that record it (maco).' })),
   filmstrip: Type.Optional(Type.Object(StoredObject.properties, { description: 'With `compare` and `filmstrip`: the models\' images side by side in `compare.models` order, a row per batch item (PNG).' })),
   metadata: StoredObject,

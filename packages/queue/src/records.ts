@@ -24,6 +24,8 @@ export interface JobOutcome {
   images: StoredImage[];
   /** Attribution (transparency) maps, one per image, where the parameterisation records them. */
   attributions?: StoredImage[];
+  /** Dataset examples (with `reference`): the reference set's top-k and bottom-k images per batch image. */
+  examples?: Array<StoredImage & { kind: 'top' | 'bottom'; rank: number; value: number; label: string; referenceIndex: number }>;
   /** With `compare` and `filmstrip`: the models' images side by side. */
   filmstrip?: { key: string };
   snapshots: Array<StoredImage & { step: number }>;

@@ -24,6 +24,9 @@ export async function jobView(record: JobRecord, storage: Storage): Promise<JobV
     result: outcome
       ? {
           images: await Promise.all(outcome.images.map(imageRef)),
+          ...(outcome.examples?.length
+            ? { examples: await Promise.all(outcome.examples.map(async (example) => ({ ...example, ...(await stored(example.key)) }))) }
+            : {}),
           ...(outcome.attributions?.length ? { attributions: await Promise.all(outcome.attributions.map(imageRef)) } : {}),
           ...(outcome.filmstrip ? { filmstrip: await stored(outcome.filmstrip.key) } : {}),
           metadata: await stored(outcome.metadata.key),

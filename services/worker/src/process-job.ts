@@ -16,6 +16,7 @@ import { awaitBatchedOutcome, batchCapacity, batchedSpec, CLAIM_TTL_S, isBatchab
 export const jobKeys = {
   image: (id: string, index: number) => `jobs/${id}/image-${index}.png`,
   attribution: (id: string, index: number) => `jobs/${id}/attribution-${index}.png`,
+  example: (id: string, index: number, kind: 'top' | 'bottom', rank: number) => `jobs/${id}/examples/image-${index}-${kind}-${rank}.png`,
   snapshot: (id: string, step: number, index: number) => `jobs/${id}/snapshots/step-${String(step).padStart(5, '0')}-image-${index}.png`,
   metadata: (id: string) => `jobs/${id}/metadata.json`,
 };
@@ -124,6 +125,12 @@ export function createProcessor(deps: ProcessorDeps) {
           await storage.put(key, image.png, { contentType: 'image/png' });
           images.push({ key, width: image.width, height: image.height, index: image.index });
         }
+        const examples = [];
+        for (const example of own(output.examples ?? [])) {
+          const key = jobKeys.example(unit.id, example.index, example.kind, example.rank);
+          await storage.put(key, example.png, { contentType: 'image/png' });
+          examples.push({ key, width: example.width, height: example.height, index: example.index, kind: example.kind, rank: example.rank, value: example.value, label: example.label, referenceIndex: example.referenceIndex });
+        }
         const attributions = [];
         for (const map of own(output.attributions ?? [])) {
           const key = jobKeys.attribution(unit.id, map.index);
@@ -155,12 +162,13 @@ export function createProcessor(deps: ProcessorDeps) {
           timings: { ...output.timings, queuedMs: startedAt - job.data.createdAt, wallMs: finishedAt - startedAt },
           images,
           ...(attributions.length ? { attributions } : {}),
+          ...(examples.length ? { examples } : {}),
           snapshots,
           createdAt: new Date(job.data.createdAt).toISOString(),
           startedAt: new Date(startedAt).toISOString(),
           finishedAt: new Date(finishedAt).toISOString(),
         }, null, 2), { contentType: 'application/json' });
-        outcomes.push({ images, ...(attributions.length ? { attributions } : {}), snapshots, metadata: { key: metadataKey }, metrics });
+        outcomes.push({ images, ...(attributions.length ? { attributions } : {}), ...(examples.length ? { examples } : {}), snapshots, metadata: { key: metadataKey }, metrics });
       }
       for (const [item, unit] of units.entries()) if (item > 0) await store.putBatchedOutcome(unit.id, outcomes[item]!);
       await store.releaseClaims(claimedIds);
