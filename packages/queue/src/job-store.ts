@@ -90,10 +90,16 @@ export class JobStore {
     // (on one connection, so in this order). Not one MULTI: an ioredis pipeline copies every script
     // BullMQ defines (64) when it is made, about 140 µs of CPU, more than a request's other Redis work.
     this.coalesceWrites();
-    await Promise.all([
-      this.redis.zadd(this.keys.jobIndex, 0, indexMember(createdAt, id)),
-      this.queue.add(QUEUE_NAME, data, this.jobOptions(id)),
-    ]);
+    try {
+      await Promise.all([
+        this.redis.zadd(this.keys.jobIndex, 0, indexMember(createdAt, id)),
+        this.queue.add(QUEUE_NAME, data, this.jobOptions(id)),
+      ]);
+    } catch (err) {
+      // The key must not stay bound to a job that was never queued: a retry with it would get a 404.
+      if (idempotencyKey) await this.redis.del(this.keys.idempotency(idempotencyKey)).catch(() => {});
+      throw err;
+    }
     // The job as it was just queued: what `get(id)` reads back for a waiting job, without the round trip.
     const record: JobRecord = {
       id, status: 'queued', data, attempts: 0, createdAt, startedAt: null, finishedAt: null, outcome: null, error: null,
@@ -297,13 +303,28 @@ export class JobStore {
       if (inFlight.size >= BULK_IN_FLIGHT) await Promise.race(inFlight);
     }
     await Promise.all(inFlight);
-    if (failure) throw (failure as { reason: unknown }).reason;
+    if (failure) {
+      // The client hears an error and never learns the sweep's id: take back what was added, so no unit
+      // runs for a sweep nobody asked for, and free the Idempotency-Key for a retry. Best effort: if
+      // Redis itself is failing, this may fail too.
+      await this.discardSweep(id, input.start, input.end, createdAt, idempotencyKey).catch(() => {});
+      throw (failure as { reason: unknown }).reason;
+    }
     // The sweep as just created: what `getSweep(id)` reads back before any unit has run.
     const sweep: SweepRecord = {
       id, model: input.model, layer: input.layer, start: input.start, end: input.end, total, createdAt, manifestKey: input.manifestKey(id),
       counts: { queued: total, running: 0, succeeded: 0, failed: 0, canceled: 0 }, status: 'queued',
     };
     return { id, replayed: false, sweep };
+  }
+
+  private async discardSweep(id: string, start: number, end: number, createdAt: number, idempotencyKey?: string): Promise<void> {
+    for (let from = start; from < end; from += BULK_CHUNK) {
+      const ids = Array.from({ length: Math.min(end, from + BULK_CHUNK) - from }, (_, i) => sweepJobId(id, from + i));
+      await Promise.all(ids.map((jobId) => this.queue.remove(jobId)));
+      await this.redis.zrem(this.keys.jobIndex, ...ids.map((jobId) => indexMember(createdAt, jobId)));
+    }
+    await this.redis.del(this.keys.sweep(id), this.keys.sweepCounts(id), ...(idempotencyKey ? [this.keys.idempotency(idempotencyKey)] : []));
   }
 
   async getSweep(id: string): Promise<SweepRecord> {
