@@ -73,6 +73,23 @@ export const LeafObjectiveSchemas = {
     type: Type.Literal('diversity'),
     layer: LayerName,
   }, { title: 'DiversityObjective', description: 'Lucid\'s diversity term: minus the mean cosine similarity of each batch item\'s Gram matrix at a layer to the other items\'. Add it with a weight to another objective.' }),
+  inversion: Closed({
+    type: Type.Literal('inversion'),
+    layer: LayerName,
+    image: Type.Union([
+      // 1 000 000 base64 characters (≈ 730 KiB of PNG) fit the default request body limit (MAX_BODY_BYTES, 1 MiB).
+      Type.String({ minLength: 1, maxLength: 1_000_000, contentEncoding: 'base64', contentMediaType: 'image/png', description: 'The target image: a base64 PNG, resized (bilinear) to the run\'s image size.' }),
+      Closed({
+        reference: Closed({
+          // The one bundled set (REFERENCE_SETS below); image k is the one a `reference` set's dataset examples call k.
+          set: Type.Literal('shapes', { description: 'The bundled procedural image set, rendered at the run\'s image size.' }),
+          index: Type.Integer({ minimum: 0, maximum: 1_000_000, description: 'Which image of the set (the classes in turn: index mod 8 is the class).' }),
+          seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295, default: 0, description: 'Which images of the set, as `reference.seed`.' })),
+        }),
+      }, { title: 'ReferenceImage', description: 'An image of a bundled reference set.' }),
+    ], { description: 'The image whose activations at `layer` are to be reconstructed.' }),
+    metric: Type.Optional(Type.Union([Type.Literal('l2'), Type.Literal('cosine')], { default: 'l2', description: '`l2`: minus ||Φ(x) − Φ0||² / ||Φ0||² (Mahendran & Vedaldi 2015); `cosine`: minus (1 − cos(Φ(x), Φ0)).' })),
+  }, { title: 'InversionObjective', description: 'Feature inversion (Mahendran & Vedaldi 2015): minus the normalised distance between the layer\'s activations of the image and those of a target image, so maximising it reconstructs what the layer keeps of the target. 0 at the target itself. Combine with a prior (the mahendran preset is the paper\'s TV prior).' }),
 } satisfies Record<string, TObject<{ type: TLiteral<string> } & Record<string, TSchema>>>;
 
 /** The id under which the recursive objective schema refers to itself ($ref). */

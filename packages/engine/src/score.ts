@@ -28,7 +28,13 @@ export async function scoreImages(model: LoadedModel, spec: Pick<VisualizationSp
   const { width, height } = decoded[0]!;
   if (decoded.some((image) => image.width !== width || image.height !== height)) throw new InvalidSpecError('the images to score differ in size', 'images');
   const objective = buildObjective(spec.objective, { model, batchSize: pngs.length, imageSizePx: width });
-  const images = tf.tidy(() => tf.stack(decoded.map((image) => tf.tensor3d(image.rgb, [height, width, 3]))) as tf.Tensor4D);
+  let images: tf.Tensor4D;
+  try {
+    images = tf.tidy(() => tf.stack(decoded.map((image) => tf.tensor3d(image.rgb, [height, width, 3]))) as tf.Tensor4D);
+  } catch (error) {
+    objective.dispose();
+    throw error;
+  }
   try {
     // A RunSummary of a run that never stepped: the final images are the given ones.
     const summary = { images, model, objective, classIndices: targetClasses(model, spec.objective, pngs.length), reference: null };
@@ -37,6 +43,7 @@ export async function scoreImages(model: LoadedModel, spec: Pick<VisualizationSp
     return pngs.map((_, item) => ({ objective: objectives[item] ?? Number.NaN, classProbability: probabilities?.[item] ?? null }));
   } finally {
     images.dispose();
+    objective.dispose();
   }
 }
 

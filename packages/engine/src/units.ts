@@ -25,6 +25,11 @@ export interface Objective {
   readonly description: string;
   readonly layers: readonly string[];
   value(activations: Activations, batchSize: number): tf.Tensor1D;
+  /**
+   * Frees the tensors the objective holds across steps (an inversion's target activations). Whoever
+   * builds an objective disposes it when the run ends; objectives that hold nothing may omit it.
+   */
+  dispose?(): void;
 }
 
 /**

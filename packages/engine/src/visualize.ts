@@ -106,6 +106,7 @@ export async function visualize(model: LoadedModel, spec: VisualizationSpec, opt
     run.parameterization.dispose();
     run.optimizer.dispose();
     run.attributionSum?.dispose();
+    run.objective.dispose?.();
   }
 }
 
@@ -114,6 +115,17 @@ function assemble(model: LoadedModel, spec: VisualizationSpec): Run {
   const settings = resolveSettings(spec, model);
   const { batch, size: sizePx } = settings.image;
   const objective = buildObjective(spec.objective, { model, batchSize: batch, imageSizePx: sizePx });
+  try {
+    return assembleAround(objective, model, spec, settings);
+  } catch (error) {
+    // The objective may hold tensors (an inversion's target activations); the run never starts.
+    objective.dispose();
+    throw error;
+  }
+}
+
+function assembleAround(objective: Objective & { dispose(): void }, model: LoadedModel, spec: VisualizationSpec, settings: ResolvedEngineSettings): Run {
+  const { batch, size: sizePx } = settings.image;
   const random = createRandom(spec.seed);
   const { penalties, hooks, hookFields } = buildPriors(settings.priors, { batch, sizePx, steps: settings.steps });
   const transforms = settings.transforms.map((transform, i) => buildTransform(transform, `transforms[${i}]`));

@@ -123,6 +123,20 @@ export async function evaluateReferenceSet(
   const unit = unitObjective(spec.objective);
   if (unit === null) return null;
   const objective = buildObjective(unit, { model, batchSize: batch, imageSizePx: sizePx });
+  try {
+    return await evaluateObjective(model, objective, unit, spec);
+  } finally {
+    objective.dispose();
+  }
+}
+
+async function evaluateObjective(
+  model: LoadedModel,
+  objective: Objective,
+  unit: ObjectiveSpec,
+  spec: { reference: ResolvedReference; batch: number; sizePx: number; finalImages: tf.Tensor4D },
+): Promise<ReferenceEvaluation> {
+  const { reference, batch, sizePx } = spec;
   const perPosition = dependsOnPosition(unit);
   const values = Array.from({ length: batch }, () => new Float32Array(reference.count));
   const labels = new Int32Array(reference.count);

@@ -18,6 +18,11 @@ export interface ObjectiveContext {
    * (neuron) check their position against the grid at this size before the first step.
    */
   imageSizePx?: number;
+  /**
+   * Keeps a tensor the objective reads at every step (an inversion's target activations) out of any
+   * tidy scope until the built objective is disposed; returns it.
+   */
+  keep<T extends tf.Tensor>(tensor: T): T;
   /** Builds a nested objective (composites use it), with its own field path. */
   build(spec: ObjectiveSpec, field: string): ComposableObjective;
 }

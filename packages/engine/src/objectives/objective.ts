@@ -9,11 +9,29 @@ import type { Activations, Objective } from '../units.ts';
 export type ObjectiveValue = (activations: Activations, batchSize: number) => tf.Tensor1D;
 
 export class ComposableObjective implements Objective {
+  /** Tensors this objective holds across steps (see `own`), freed by `dispose`. */
+  private owned: tf.Tensor[] = [];
+
   constructor(
     readonly description: string,
     readonly layers: readonly string[],
     private readonly compute: ObjectiveValue,
   ) {}
+
+  /**
+   * Hands tensors to the objective to free in `dispose`. `buildObjective` gives the root of a built
+   * objective every tensor its parts kept (ObjectiveContext.keep), so disposing the root frees them all;
+   * objectives composed in code with add/sub/mul/neg do not take over their parts' tensors.
+   */
+  own(tensors: readonly tf.Tensor[]): this {
+    this.owned.push(...tensors);
+    return this;
+  }
+
+  dispose(): void {
+    for (const tensor of this.owned) tensor.dispose();
+    this.owned = [];
+  }
 
   value(activations: Activations, batchSize: number): tf.Tensor1D {
     return this.compute(activations, batchSize);
