@@ -144,6 +144,20 @@ export function markdownTable(rows: TableRow[], unitsPerRun: number): string {
 }
 
 /**
+ * Per unit and method, mean over the seeds: p(target) for a class unit, the reference ratio for a
+ * channel unit — where the summary's means hide which classes a method does not reach.
+ */
+export function perUnitTable(units: Unit[], methods: Array<{ method: string; runs: RunResult[] }>): string {
+  const header = ['method', ...units.map((unit) => (unit.isClass ? `p ${unit.label}` : `ratio ${unit.label}`))];
+  const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`];
+  for (const { method, runs } of methods) {
+    const cells = units.map((unit, i) => format(2)(mean(runs.map((run) => (unit.isClass ? run.classProbability[i] : run.referenceRatio[i])))));
+    lines.push(`| ${[method, ...cells].join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+/**
  * Composes images into one PNG: `rows[r][c]` is an RGB float image of `sizePx`², drawn `scale` times
  * larger; a thin gap between cells, a wider one before each row that starts a new group.
  */
@@ -223,6 +237,7 @@ async function main(): Promise<void> {
   const startedMs = performance.now();
 
   const rows: TableRow[] = [];
+  const allRuns: Array<{ method: string; runs: RunResult[] }> = [];
   const gridRows: Float32Array[][] = [];
   const groupStarts = new Set<number>();
   for (const variant of METHOD_VARIANTS) {
@@ -258,6 +273,7 @@ async function main(): Promise<void> {
     groupStarts.add(gridRows.length);
     for (const run of runs) gridRows.push(run.pixels);
     rows.push(summarise(variant.name, units, runs));
+    allRuns.push({ method: variant.name, runs });
   }
   const totalS = (performance.now() - startedMs) / 1000;
   const loadAfter = os.loadavg();
@@ -265,7 +281,7 @@ async function main(): Promise<void> {
   shapesB.dispose();
 
   const table = markdownTable(rows, units.length);
-  console.log(table);
+  console.log(`${table}\n\n${perUnitTable(units, allRuns)}`);
   const outDir = args.out!;
   await mkdir(`${outDir}evaluation`, { recursive: true });
   await writeFile(`${outDir}evaluation/grid.png`, composeGrid(gridRows, sizePx, { scale: 2, gapPx: 2, groupGapPx: 10, groupStarts }));
@@ -275,7 +291,7 @@ async function main(): Promise<void> {
     `- Load average (1/5/15 min) before: ${loadBefore.map((l) => l.toFixed(2)).join(' / ')}; after: ${loadAfter.map((l) => l.toFixed(2)).join(' / ')} (the cores are shared with other work, so times are indicative).`,
     `- Steps ${steps}, image ${sizePx} px, seeds ${seeds.join(' and ')}, reference set: shapes, ${referenceCount} images; every unit of a method in one batch of ${units.length}; whole evaluation ${totalS.toFixed(0)} s.${quick ? ' (--quick)' : ''}`,
   ].join('\n');
-  const generated = `${table}\n\n${machine}\n\nGrid (docs/evaluation/grid.png): rows are the methods in the table's order, two rows each (seed 1, seed 2); columns are the units: ${units.map((unit) => unit.label).join(', ')}.\n\n![methods × units](evaluation/grid.png)`;
+  const generated = `${table}\n\nPer unit (mean over the seeds; classes: p(target) on shapes-a, conv3 channels: ref ratio):\n\n${perUnitTable(units, allRuns)}\n\n${machine}\n\nGrid (docs/evaluation/grid.png): rows are the methods in the table's order, two rows each (seed 1, seed 2); columns are the units: ${units.map((unit) => unit.label).join(', ')}.\n\n![methods × units](evaluation/grid.png)`;
   const docPath = `${outDir}evaluation.md`;
   const previous = await readFile(docPath, 'utf8').catch(() => null);
   await writeFile(docPath, withGeneratedSection(previous, generated));
