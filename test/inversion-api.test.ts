@@ -56,4 +56,10 @@ describe('POST /v1/jobs with an inversion objective', () => {
     assert.equal(res.body.field, 'objective.layer');
     assert.match(res.body.detail, /no layer "conv9"/);
   });
+
+  test('a target that is not a base64 PNG → 422 naming objective.image', async () => {
+    const res = await svc.http.post('/v1/jobs').send({ model: 'shapes-a', objective: { type: 'inversion', layer: 'conv1', image: Buffer.from('GIF89a, not a PNG').toString('base64') } });
+    assert.equal(res.status, 422, JSON.stringify(res.body));
+    assert.equal(res.body.field, 'objective.image');
+  });
 });

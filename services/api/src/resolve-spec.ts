@@ -69,9 +69,20 @@ export function checkObjective(model: ModelView, objective: unknown, field: stri
     }
   }
   if (node.type === 'class' && (typeof node.class === 'number' || typeof node.class === 'string')) checkClass(model, node.class, `${field}.class`);
+  // An inversion's target: only the PNG signature here (cheap); the engine decodes it and names the field too.
+  if (node.type === 'inversion' && typeof node.image === 'string' && !startsWithPngSignature(node.image)) {
+    throw new ApiError(422, `${field}.image: not a base64 PNG (no PNG signature)`, `${field}.image`);
+  }
   for (const [key, value] of Object.entries(node)) {
     if (value && typeof value === 'object' && key !== 'vector' && key !== 'region' && key !== 'position') checkObjective(model, value, `${field}.${key}`);
   }
+}
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** Whether a base64 string starts with the 8 bytes every PNG starts with (12 characters decode to 9 bytes). */
+function startsWithPngSignature(base64: string): boolean {
+  return Buffer.from(base64.slice(0, 12), 'base64').subarray(0, 8).equals(PNG_SIGNATURE);
 }
 
 /** Checks limits that depend on the configuration and fills the defaults; returns what the worker runs. */
