@@ -35,6 +35,12 @@ describe('cancel a queued job', () => {
   before(async () => { svc = await startService({ config: { modelsDir } }); });
   after(async () => { await svc.stop(); });
 
+  test('a fresh service is ready before anything was written', async () => {
+    const ready = await svc.http.get('/readyz');
+    assert.equal(ready.status, 200, JSON.stringify(ready.body));
+    assert.deepEqual(ready.body.checks, { redis: 'ok', storage: 'ok' });
+  });
+
   test('it answers 200 canceled, and a worker started afterwards never runs it', async () => {
     const created = await svc.http.post('/v1/jobs').send(longJob(5));
     assert.equal(created.status, 202);

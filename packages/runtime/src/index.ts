@@ -30,6 +30,8 @@ export async function createServices(config: Config, options: { port?: number; w
   const warning = await checkEvictionPolicy(redis);
   if (warning) options.warn?.(warning);
   const storage = createStorageFromConfig(config, options.port);
+  // The data directory or the bucket exists from the start, so /readyz is true before the first write.
+  await storage.ensureReady();
   const store = new JobStore({
     redis, prefix: config.queuePrefix, attempts: config.jobAttempts, backoffMs: config.jobBackoffMs,
     retentionS: config.jobRetentionS, idempotencyTtlS: config.idempotencyTtlS,

@@ -8,7 +8,6 @@ import type { FastifyInstance } from 'fastify';
 export async function startApi(config: Config): Promise<{ app: FastifyInstance; url: string; close(): Promise<void> }> {
   const services = await createServices(config, { port: config.port, warn: (m) => console.warn(m) });
   const app = await buildApp({ config, ...services });
-  if (services.storage.driver === 's3' && 'ensureReady' in services.storage) await (services.storage as { ensureReady(): Promise<void> }).ensureReady();
   const events = observeJobEvents(config, services.store, app.metrics);
   const address = await app.listen({ host: config.host, port: config.port });
   return {
