@@ -1,6 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { ModelList, ModelMetadata, ModelView } from '@featurevis/contracts';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '@featurevis/engine/backends';
 import { inMemoryModelFiles, inspectModel } from '@featurevis/engine/models';
 import { ApiError, describeValidationError } from '../problems.ts';
 import { problemResponses } from './shared.ts';
@@ -16,7 +18,17 @@ function weightPaths(modelJson: unknown): string[] {
   return manifest.flatMap((group) => group.paths ?? []);
 }
 
+/**
+ * Inspecting an upload loads it once (to list its layers and check its weights), which needs a
+ * TensorFlow.js backend in the API process. The API never optimises, so the pure-JS backend does; a
+ * process that has registered one already (the embedded start, a benchmark) keeps its own.
+ */
+async function ensureInspectionBackend(): Promise<void> {
+  if (Object.keys(tf.engine().registryFactory).length === 0) await initBackend('cpu');
+}
+
 export const modelRoutes: FastifyPluginAsync = async (app) => {
+  await ensureInspectionBackend();
   app.get('/v1/models', { schema: { summary: 'The models jobs can target: bundled and uploaded', response: { 200: ModelList } } },
     async () => ({ models: await app.catalog.list() }));
 
