@@ -267,6 +267,17 @@ export const Reference = Closed({
 export type Reference = Static<typeof Reference>;
 export type ResolvedReference = Required<Reference>;
 
+// ---- multifaceted activation maximisation (Nguyen, Yosinski & Clune 2016) ----
+
+export const DEFAULT_FACET_TOP = 64;
+
+export const Facets = Closed({
+  k: Type.Integer({ minimum: 2, maximum: 8, description: 'Facets: the batch is k images, one per cluster.' }),
+  top: Type.Optional(Type.Integer({ minimum: 2, maximum: 2048, default: DEFAULT_FACET_TOP, description: 'How many of the reference images with the highest objective are clustered (at most `reference.count`; at least k).' })),
+}, { description: 'Multifaceted activation maximisation (Nguyen et al. 2016): the `top` reference images with the highest objective (for a class objective: the class\'s highest probability, since a logit is not comparable across images) are clustered by their activations (k-means; a class objective\'s at the layer feeding the logits, any other objective\'s at its own layers, averaged over space per channel), and batch item i starts from the mean image of cluster i (clusters by size, largest first), so the k images show k different things the unit responds to. Needs `reference`, one objective for the whole batch, and an invertible parameterisation (pixel, fourier, laplacian); the batch size is k. Cluster sizes and members are reported in metrics.facets.' });
+export type Facets = Static<typeof Facets>;
+export type ResolvedFacets = Required<Facets>;
+
 // ---- optimiser ----
 
 export const Optimizer = Closed({
@@ -300,6 +311,7 @@ export const EngineSettings = {
   reluGradientOverrideSteps: Type.Optional(Type.Integer({ minimum: 0, description: 'For this many first steps, a ReLU whose gradient is zero for a whole batch item passes the gradient through where it would raise a negative input (Lucid\'s redirected ReLU gradient): units behind dead ReLUs get a signal instead of a grey image.' })),
   snapshots: Type.Optional(Type.Array(Type.Integer({ minimum: 1 }), { maxItems: 64, description: 'Steps after which the intermediate images are kept too.' })),
   reference: Type.Optional(Reference),
+  facets: Type.Optional(Facets),
 };
 
 export const DEFAULT_STEPS = 128;
@@ -403,6 +415,8 @@ export interface ResolvedEngineSettings {
   snapshots: number[];
   /** Present when the request names a reference image set. */
   reference?: ResolvedReference;
+  /** Present when the request asks for multifaceted AM; the batch is then `facets.k`. */
+  facets?: ResolvedFacets;
 }
 
 export type EngineSettingsRequest = { [K in keyof typeof EngineSettings]?: Static<(typeof EngineSettings)[K]> } & { objective?: Objective };
@@ -442,7 +456,7 @@ export function resolveEngineSettings(request: EngineSettingsRequest, options: {
     steps,
     image: {
       size: request.image?.size ?? options.defaultSizePx,
-      batch: request.image?.batch ?? objectiveCount ?? DEFAULT_BATCH,
+      batch: request.facets?.k ?? request.image?.batch ?? objectiveCount ?? DEFAULT_BATCH,
     },
     ...(request.seed === undefined ? {} : { seed: request.seed }),
     optimizer: { ...OPTIMIZER_DEFAULTS, ...preset.optimizer, ...stripUndefined(request.optimizer ?? {}) },
@@ -453,6 +467,7 @@ export function resolveEngineSettings(request: EngineSettingsRequest, options: {
     reluGradientOverrideSteps: request.reluGradientOverrideSteps ?? DEFAULT_RELU_GRADIENT_OVERRIDE_STEPS,
     snapshots: [...new Set(request.snapshots ?? [])].filter((step) => step <= steps).sort((a, b) => a - b),
     ...(request.reference ? { reference: { count: DEFAULT_REFERENCE_COUNT, seed: 0, examples: DEFAULT_REFERENCE_EXAMPLES, ...stripUndefined(request.reference) } as ResolvedReference } : {}),
+    ...(request.facets ? { facets: { top: DEFAULT_FACET_TOP, ...stripUndefined(request.facets) } as ResolvedFacets } : {}),
   };
 }
 

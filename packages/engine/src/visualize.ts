@@ -20,6 +20,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Prior as PriorSpec, ResolvedEngineSettings, Transform as TransformSpec } from '@featurevis/contracts';
+import { checkFacets, facetStarts, type FacetsSummary } from './facets.ts';
 import { datasetExamples, evaluateReferenceSet, metrics as metricUnits, type ReferenceEvaluation } from './metrics/index.ts';
 import { buildObjective, classIndex } from './objectives/index.ts';
 import { normalizeGradients, optimizers, withRedirectedReluGradients } from './optimizers/index.ts';
@@ -35,6 +36,22 @@ import type { Activations, Objective, Penalty, Random, StepHook, Transform } fro
 export const DEFAULT_PROGRESS_EVERY_STEPS = 10;
 
 interface WeightedPenalty { penalty: Penalty; weight: number }
+
+/**
+ * Multifaceted AM (facets.ts): clusters the objective's top reference images and writes cluster i's
+ * mean image into batch item i, replacing the init. Draws from the run's Random after the
+ * parameterisation's noise.
+ */
+async function startFromFacets(run: Run, model: LoadedModel, spec: VisualizationSpec): Promise<FacetsSummary> {
+  const { facets, reference, image } = run.settings;
+  const { images, summary } = await facetStarts(model, { objective: spec.objective, reference: reference!, facets: facets!, sizePx: image.size, random: run.random });
+  try {
+    run.parameterization.setImages!(images);
+  } finally {
+    images.dispose();
+  }
+  return summary;
+}
 
 /** The units a run is assembled from, built (and checked) before the first step. */
 interface Run {
@@ -58,6 +75,7 @@ export async function visualize(model: LoadedModel, spec: VisualizationSpec, opt
   const run = assemble(model, spec);
   try {
     const { settings } = run;
+    const facets = settings.facets ? await startFromFacets(run, model, spec) : null;
     const progressEverySteps = Math.max(1, options.progressEverySteps ?? DEFAULT_PROGRESS_EVERY_STEPS);
     const snapshotSteps = new Set(settings.snapshots);
     const trace: number[] = [];
@@ -85,6 +103,7 @@ export async function visualize(model: LoadedModel, spec: VisualizationSpec, opt
         ? await evaluateReferenceSet(model, { objective: spec.objective, reference: run.settings.reference, batch: run.batch, sizePx: run.settings.image.size, finalImages })
         : null;
       const metrics = await computeMetrics(run, model, spec, finalImages, reference);
+      if (facets) metrics.facets = facets;
       const examples = run.settings.reference ? (reference ? datasetExamples(reference) : []) : undefined;
       const totalMs = performance.now() - startedMs;
       const meanStepMs = loopMs / settings.steps;
@@ -113,6 +132,7 @@ export async function visualize(model: LoadedModel, spec: VisualizationSpec, opt
 /** Resolves the settings and builds every unit, so an invalid spec fails before any work. */
 function assemble(model: LoadedModel, spec: VisualizationSpec): Run {
   const settings = resolveSettings(spec, model);
+  checkFacets(spec, settings);
   const { batch, size: sizePx } = settings.image;
   const objective = buildObjective(spec.objective, { model, batchSize: batch, imageSizePx: sizePx });
   try {
@@ -146,6 +166,10 @@ function assembleAround(objective: Objective & { dispose(): void }, model: Loade
     const field = hookFields[0];
     const type = settings.priors[Number(field.slice('priors['.length, -1))].type;
     throw new InvalidSpecError(`the ${type} prior edits the image between steps and needs an invertible parameterisation (pixel, fourier, laplacian); "${settings.parameterization.type}" has none`, field);
+  }
+  if (settings.facets && !parameterization.setImages) {
+    parameterization.dispose();
+    throw new InvalidSpecError(`facets start each image from a mean of reference images and need an invertible parameterisation (pixel, fourier, laplacian); "${settings.parameterization.type}" has none`, 'facets');
   }
   const optimizer = createOptimizer(settings.optimizer);
   const layers = [...objective.layers];
