@@ -7,29 +7,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../src/backends/index.ts';
 import { generateShapes, LABELS } from '../src/datasets/index.ts';
 import type { FacetsSummary } from '../src/facets.ts';
-import { loadModelFromDirectory } from '../src/models/index.ts';
 import { decodePng } from '../src/png.ts';
 import { InvalidSpecError, type LoadedModel, type VisualizationSpec } from '../src/types.ts';
 import { visualize } from '../src/visualize.ts';
 import { perImage } from './helpers/visualize-fixture.ts';
+import { shapesA, skipWithoutShapesA } from './helpers/shapes-a.ts';
 
-const shapesDir = fileURLToPath(new URL('../../../models/shapes-a/', import.meta.url));
-const skip = existsSync(`${shapesDir}model.json`) ? false : 'models/shapes-a is not there yet';
-
-let loaded: LoadedModel | undefined;
-async function shapesA(): Promise<LoadedModel> {
-  if (!loaded) {
-    await initBackend('wasm');
-    loaded = await loadModelFromDirectory(shapesDir, 'shapes-a');
-  }
-  return loaded;
-}
+const skip = skipWithoutShapesA;
 
 const cross = { type: 'class', class: 'cross' } as const;
 const reference = { set: 'shapes', count: 256, seed: 0, examples: 0 } as const;

@@ -6,29 +6,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../src/backends/index.ts';
 import { generateShapes } from '../src/datasets/index.ts';
-import { loadModelFromDirectory } from '../src/models/index.ts';
 import { buildObjective } from '../src/objectives/index.ts';
 import { decodePng, encodePng } from '../src/png.ts';
 import { InvalidSpecError, type LoadedModel, type VisualizationOutput, type VisualizationSpec } from '../src/types.ts';
 import { visualize } from '../src/visualize.ts';
+import { shapesA, skipWithoutShapesA } from './helpers/shapes-a.ts';
 
-const shapesDir = fileURLToPath(new URL('../../../models/shapes-a/', import.meta.url));
-const skip = existsSync(`${shapesDir}model.json`) ? false : 'models/shapes-a is not there yet';
+const skip = skipWithoutShapesA;
 const SIZE_PX = 32;
-
-let loaded: LoadedModel | undefined;
-async function shapesA(): Promise<LoadedModel> {
-  if (!loaded) {
-    await initBackend('wasm');
-    loaded = await loadModelFromDirectory(shapesDir, 'shapes-a');
-  }
-  return loaded;
-}
 
 /** Runs on shapes-a at 32 px and checks that the run leaves no tensors behind. */
 async function run(spec: Partial<VisualizationSpec> & Pick<VisualizationSpec, 'objective'>): Promise<VisualizationOutput> {

@@ -7,28 +7,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../src/backends/index.ts';
 import { generateShapes, LABELS } from '../src/datasets/index.ts';
-import { loadModelFromDirectory } from '../src/models/index.ts';
 import { decodePng } from '../src/png.ts';
 import type { DatasetExample, LoadedModel, VisualizationOutput, VisualizationSpec } from '../src/types.ts';
 import { visualize } from '../src/visualize.ts';
 import { perImage } from './helpers/visualize-fixture.ts';
+import { shapesA, skipWithoutShapesA } from './helpers/shapes-a.ts';
 
-const shapesDir = fileURLToPath(new URL('../../../models/shapes-a/', import.meta.url));
-const skip = existsSync(`${shapesDir}model.json`) ? false : 'models/shapes-a is not there yet';
-
-let loaded: LoadedModel | undefined;
-async function shapesA(): Promise<LoadedModel> {
-  if (!loaded) {
-    await initBackend('wasm');
-    loaded = await loadModelFromDirectory(shapesDir, 'shapes-a');
-  }
-  return loaded;
-}
+const skip = skipWithoutShapesA;
 
 /** Runs on shapes-a at 32 px, seed 1, and checks that the run leaves no tensors behind. */
 async function run(spec: Partial<VisualizationSpec> & Pick<VisualizationSpec, 'objective'>): Promise<VisualizationOutput> {

@@ -7,29 +7,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Objective as ObjectiveSpec, Parameterization, Prior, Transform } from '@featurevis/contracts';
 import { PARAMETERIZATION_TYPES, PRIOR_TYPES, TRANSFORM_TYPES } from '@featurevis/contracts';
-import { initBackend } from '../src/backends/index.ts';
 import { LABELS } from '../src/datasets/index.ts';
-import { loadModelFromDirectory } from '../src/models/index.ts';
 import type { LoadedModel, VisualizationOutput, VisualizationSpec } from '../src/types.ts';
 import { visualize } from '../src/visualize.ts';
 import { gain, perImage, pixels } from './helpers/visualize-fixture.ts';
+import { disposeShapesA, shapesA, skipWithoutShapesA } from './helpers/shapes-a.ts';
 
-const shapesDir = fileURLToPath(new URL('../../../models/shapes-a/', import.meta.url));
-const skip = existsSync(`${shapesDir}model.json`) ? false : 'models/shapes-a is not there yet';
-
-let loaded: LoadedModel | undefined;
-async function shapesA(): Promise<LoadedModel> {
-  if (!loaded) {
-    await initBackend('wasm');
-    loaded = await loadModelFromDirectory(shapesDir, 'shapes-a');
-  }
-  return loaded;
-}
+const skip = skipWithoutShapesA;
 
 /** 32 px, 16 steps, seed 1, the naive preset unless `spec` says otherwise. */
 async function run(spec: Partial<VisualizationSpec> & Pick<VisualizationSpec, 'objective'>): Promise<VisualizationOutput> {
@@ -149,10 +136,9 @@ test('shapes-a: the yosinski preset draws every class so that the model sees it 
 });
 
 test('shapes-a: no tensors are left behind', { skip }, async () => {
-  const shapes = await shapesA();
+  await shapesA();
   const before = tf.memory().numTensors;
   await run({ method: 'lucid', objective: circle, image: { batch: 2 } });
   assert.equal(tf.memory().numTensors, before);
-  shapes.dispose();
-  loaded = undefined;
+  disposeShapesA();
 });
