@@ -52,7 +52,8 @@ export const LeafObjectiveSchemas = {
   class: Closed({
     type: Type.Literal('class'),
     class: ClassRef,
-  }, { title: 'ClassObjective', description: 'The pre-softmax logit of a class (Simonyan et al. 2014: the softmax can be raised by lowering other classes).' }),
+    score: Type.Optional(Type.Union([Type.Literal('logit'), Type.Literal('logProbability')], { default: 'logit', description: '`logit`: the pre-softmax score; `logProbability`: log p(class|x), the log-softmax (the class term of PPGN sampling, Nguyen et al. 2017).' })),
+  }, { title: 'ClassObjective', description: 'The pre-softmax logit of a class (Simonyan et al. 2014: the softmax can be raised by lowering other classes), or its log probability.' }),
   direction: Closed({
     type: Type.Literal('direction'),
     layer: LayerName,
@@ -196,6 +197,17 @@ export const INIT_TYPES = Object.keys(InitSchemas) as Array<keyof typeof InitSch
 export const Init = unionOf(InitSchemas, { description: 'The starting image.' });
 export type Init = Static<typeof Init>;
 
+// ---- PPGN sampling (Nguyen et al. 2017): x ← x + ε1·∂log p(x)/∂x + ε2·∂log p(y|x)/∂x + N(0, ε3²) ----
+
+// Tuned on shapes-a at 32 px, 96 steps, class objectives with score 'logProbability' (packages/engine/test/ppgn.test.ts):
+// ε2 = 0.05 barely moves log p(y|x) in 96 steps; ε2 = 1 with ε3 = 0.05 lets the chain leave the class
+// (red and square fell to p ≈ 0); ε1 0.1, ε2 0.5, ε3 0.02 gave p ≥ 0.96 for red, square and triangle on
+// seeds 1, 2, 3, 7 (circle ≥ 0.94 on three of them, its seed-1 chain is still leaving grey at step 72).
+export const DEFAULT_EPSILON1 = 0.1;
+export const DEFAULT_EPSILON2 = 0.5;
+export const DEFAULT_EPSILON3 = 0.02;
+export const DEFAULT_SAMPLES = 4;
+
 // ---- priors: penalties subtracted from the objective and operations between steps ----
 
 const Weight = (defaultWeight: number) => Type.Optional(Type.Number({ minimum: 0, default: defaultWeight, description: 'Multiplies the penalty before it is subtracted from the objective.' }));
@@ -225,6 +237,12 @@ export const PriorSchemas = {
     percentile: Type.Optional(Type.Number({ minimum: 0, maximum: 100, default: 20, description: 'Pixels whose contribution (|x · gradient| summed over colour) is below this percentile are set to grey.' })),
   }, { title: 'ClipContributionPrior', description: 'Yosinski et al. 2015: zero out pixels that contribute little to the activation.' }),
   centreBias: Closed({ type: Type.Literal('centreBias'), weight: Weight(0.1) }, { title: 'CentreBiasPrior', description: 'Penalises energy away from the image centre so the object is drawn once, centred (Nguyen et al. 2016).' }),
+  dae: Closed({
+    type: Type.Literal('dae'),
+    epsilon1: Type.Optional(Type.Number({ minimum: 0, maximum: 1, default: DEFAULT_EPSILON1, description: 'ε1: the step along R(x) − x, the denoising autoencoder\'s estimate of ∂log p(x)/∂x.' })),
+    epsilon3: Type.Optional(Type.Number({ minimum: 0, maximum: 1, default: DEFAULT_EPSILON3, description: 'ε3: standard deviation of the Gaussian noise added to every pixel after each step (0: no noise, a deterministic run).' })),
+    everySteps: Type.Optional(Type.Integer({ minimum: 1, default: 1, description: 'Apply after every k-th step.' })),
+  }, { title: 'DaePrior', description: 'PPGN sampling\'s image prior (Nguyen et al. 2017), in image space: after each step x ← x + ε1·(R(x) − x) + N(0, ε3²), where R is a denoising autoencoder of the bundled shapes set (priors/dae-shapes, scripts/train-dae.ts). Needs an invertible parameterisation (pixel, fourier, laplacian).' }),
 };
 export const PRIOR_TYPES = Object.keys(PriorSchemas) as Array<keyof typeof PriorSchemas>;
 export const Prior = unionOf(PriorSchemas, { description: 'A penalty or an operation between steps.' });
@@ -278,6 +296,22 @@ export const Facets = Closed({
 export type Facets = Static<typeof Facets>;
 export type ResolvedFacets = Required<Facets>;
 
+// ---- PPGN sampling: the request's ε1, ε2, ε3 and sample count ----
+
+export const Sampling = Closed({
+  epsilon1: Type.Optional(Type.Number({ minimum: 0, maximum: 1, default: DEFAULT_EPSILON1, description: 'ε1: weight of the image prior, the step along R(x) − x of the denoising autoencoder R.' })),
+  epsilon2: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 100, default: DEFAULT_EPSILON2, description: 'ε2: weight of the class term, the learning rate of plain SGD (no momentum) on the objective. PPGN\'s class term is ∂log p(y|x)/∂x: use a class objective with score \'logProbability\' (with the default \'logit\' the chain can raise the logit while another class wins).' })),
+  epsilon3: Type.Optional(Type.Number({ minimum: 0, maximum: 1, default: DEFAULT_EPSILON3, description: 'ε3: standard deviation of the pixel noise added after each step; 0 makes the chain deterministic.' })),
+  samples: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, default: DEFAULT_SAMPLES, description: 'N: how many samples of the one chain (per batch item) to return. They are snapshots at N evenly spaced steps of the chain\'s second half, the last at the final step, and come back in `snapshots`.' })),
+}, { description: 'Sampling with Plug & Play Generative Networks\' update rule (Nguyen et al. 2017), in image space: x ← x + ε1·(R(x) − x) + ε2·∂objective/∂x + N(0, ε3²). Shorthand for method `ppgn` with the optimiser SGD (momentum 0, learning rate ε2), the priors [dae with ε1 and ε3] (unless `priors` is given) and `snapshots` at the sample steps (added to any requested).' });
+export type Sampling = Static<typeof Sampling>;
+
+/** The steps at which PPGN sampling keeps its `samples` images: evenly spaced over the chain's second half, the last at `steps`. */
+export function samplingSteps(steps: number, samples: number): number[] {
+  const half = steps / 2;
+  return [...new Set(Array.from({ length: samples }, (_, i) => Math.max(1, Math.round(half + ((i + 1) * half) / samples))))];
+}
+
 // ---- optimiser ----
 
 export const Optimizer = Closed({
@@ -290,7 +324,7 @@ export type Optimizer = Static<typeof Optimizer>;
 
 // ---- presets ----
 
-export const METHODS = ['naive', 'simonyan', 'yosinski', 'mahendran', 'lucid'] as const;
+export const METHODS = ['naive', 'simonyan', 'yosinski', 'mahendran', 'lucid', 'ppgn'] as const;
 export const Method = Type.Union(METHODS.map((m) => Type.Literal(m)), { description: 'A preset of parameterisation, priors and transforms; explicit settings override it.' });
 export type Method = typeof METHODS[number];
 
@@ -312,6 +346,7 @@ export const EngineSettings = {
   snapshots: Type.Optional(Type.Array(Type.Integer({ minimum: 1 }), { maxItems: 64, description: 'Steps after which the intermediate images are kept too.' })),
   reference: Type.Optional(Reference),
   facets: Type.Optional(Facets),
+  sampling: Type.Optional(Sampling),
 };
 
 export const DEFAULT_STEPS = 128;
@@ -382,6 +417,14 @@ export const PRESETS: Record<Method, Preset> = {
     transforms: [],
     optimizer: { type: 'adam', learningRate: 0.05 },
   },
+  ppgn: {
+    description: 'PPGN sampling (Nguyen et al. 2017) in image space: pixels, plain SGD (no momentum) on the objective with learning rate ε2, and the dae prior (a denoising autoencoder\'s R(x) − x times ε1, plus noise of std ε3) after each step. The `sampling` field sets ε1, ε2, ε3 and the number of samples.',
+    parameterization: { type: 'pixel', decorrelate: false, range: 'clip' },
+    init: { type: 'noise', std: 0.01 },
+    priors: [{ type: 'dae', epsilon1: DEFAULT_EPSILON1, epsilon3: DEFAULT_EPSILON3 }],
+    transforms: [],
+    optimizer: { type: 'sgd', learningRate: DEFAULT_EPSILON2, momentum: 0 },
+  },
   lucid: {
     description: 'Decorrelated Fourier parameterisation with jitter, scale and rotation (Olah et al. 2017, Lucid\'s render_vis).',
     parameterization: { type: 'fourier', decayPower: 1, decorrelate: true, range: 'sigmoid' },
@@ -417,6 +460,8 @@ export interface ResolvedEngineSettings {
   reference?: ResolvedReference;
   /** Present when the request asks for multifaceted AM; the batch is then `facets.k`. */
   facets?: ResolvedFacets;
+  /** Present when the request asks for PPGN sampling; the samples are the snapshots at `samplingSteps`. */
+  sampling?: Required<Sampling>;
 }
 
 export type EngineSettingsRequest = { [K in keyof typeof EngineSettings]?: Static<(typeof EngineSettings)[K]> } & { objective?: Objective };
@@ -443,6 +488,7 @@ function withDefaults<T extends { type: string }>(schemas: Record<string, TObjec
  * loading TensorFlow; the engine calls it again and reports the result.
  */
 export function resolveEngineSettings(request: EngineSettingsRequest, options: { defaultSizePx: number }): ResolvedEngineSettings {
+  if (request.sampling) return resolveSampling(request, request.sampling, options);
   const method = request.method ?? DEFAULT_METHOD;
   const preset = PRESETS[method];
   const requested = request.parameterization;
@@ -469,6 +515,21 @@ export function resolveEngineSettings(request: EngineSettingsRequest, options: {
     ...(request.reference ? { reference: { count: DEFAULT_REFERENCE_COUNT, seed: 0, examples: DEFAULT_REFERENCE_EXAMPLES, ...stripUndefined(request.reference) } as ResolvedReference } : {}),
     ...(request.facets ? { facets: { top: DEFAULT_FACET_TOP, ...stripUndefined(request.facets) } as ResolvedFacets } : {}),
   };
+}
+
+/** `sampling` as the ppgn preset with its ε's and snapshots filled in (see Sampling). */
+function resolveSampling(request: EngineSettingsRequest, sampling: Sampling, options: { defaultSizePx: number }): ResolvedEngineSettings {
+  const resolved: Required<Sampling> = { epsilon1: DEFAULT_EPSILON1, epsilon2: DEFAULT_EPSILON2, epsilon3: DEFAULT_EPSILON3, samples: DEFAULT_SAMPLES, ...stripUndefined(sampling) };
+  const steps = request.steps ?? DEFAULT_STEPS;
+  const settings = resolveEngineSettings({
+    ...request,
+    sampling: undefined,
+    method: 'ppgn',
+    optimizer: { ...stripUndefined(request.optimizer ?? {}), type: 'sgd', momentum: 0, learningRate: resolved.epsilon2 },
+    priors: request.priors ?? [{ type: 'dae', epsilon1: resolved.epsilon1, epsilon3: resolved.epsilon3 }],
+    snapshots: [...(request.snapshots ?? []), ...samplingSteps(steps, resolved.samples)],
+  }, options);
+  return { ...settings, sampling: resolved };
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

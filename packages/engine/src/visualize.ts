@@ -65,6 +65,8 @@ interface Run {
   transforms: Transform[];
   penalties: WeightedPenalty[];
   hooks: StepHook[];
+  /** What the priors need done before the first step (the dae prior loads its autoencoder). */
+  ready: Array<() => Promise<void>>;
   optimizer: tf.Optimizer;
   /** Σ over steps of |∂loss/∂image|, kept when the parameterisation records attributions (maco). */
   attributionSum: tf.Tensor4D | null;
@@ -75,6 +77,7 @@ export async function visualize(model: LoadedModel, spec: VisualizationSpec, opt
   const run = assemble(model, spec);
   try {
     const { settings } = run;
+    for (const ready of run.ready) await ready();
     const facets = settings.facets ? await startFromFacets(run, model, spec) : null;
     const progressEverySteps = Math.max(1, options.progressEverySteps ?? DEFAULT_PROGRESS_EVERY_STEPS);
     const snapshotSteps = new Set(settings.snapshots);
@@ -147,7 +150,7 @@ function assemble(model: LoadedModel, spec: VisualizationSpec): Run {
 function assembleAround(objective: Objective & { dispose(): void }, model: LoadedModel, spec: VisualizationSpec, settings: ResolvedEngineSettings): Run {
   const { batch, size: sizePx } = settings.image;
   const random = createRandom(spec.seed);
-  const { penalties, hooks, hookFields } = buildPriors(settings.priors, { batch, sizePx, steps: settings.steps });
+  const { penalties, hooks, hookFields, ready } = buildPriors(settings.priors, { batch, sizePx, steps: settings.steps, random });
   const transforms = settings.transforms.map((transform, i) => buildTransform(transform, `transforms[${i}]`));
   const createParameterization = parameterizations[settings.parameterization.type] as ((options: unknown, context: ParameterizationContext) => ImageParameterization) | undefined;
   if (!createParameterization) throw new InvalidSpecError(`unknown parameterization "${settings.parameterization.type}"`, 'parameterization.type');
@@ -178,25 +181,27 @@ function assembleAround(objective: Objective & { dispose(): void }, model: Loade
     return new Map(layers.map((layer, i) => [layer, outputs[i]]));
   };
   const attributionSum = parameterization.recordsAttributions ? tf.zeros([batch, sizePx, sizePx, 3]) as tf.Tensor4D : null;
-  return { settings, batch, objective, activations, random, parameterization, transforms, penalties, hooks, optimizer, attributionSum };
+  return { settings, batch, objective, activations, random, parameterization, transforms, penalties, hooks, ready, optimizer, attributionSum };
 }
 
 /** The priors' penalties and step hooks; `hookFields` names the request field of each hook's prior. */
-function buildPriors(specs: PriorSpec[], context: { batch: number; sizePx: number; steps: number }): { penalties: WeightedPenalty[]; hooks: StepHook[]; hookFields: string[] } {
+function buildPriors(specs: PriorSpec[], context: { batch: number; sizePx: number; steps: number; random: Random }): { penalties: WeightedPenalty[]; hooks: StepHook[]; hookFields: string[]; ready: Array<() => Promise<void>> } {
   const penalties: WeightedPenalty[] = [];
+  const ready: Array<() => Promise<void>> = [];
   const hooks: StepHook[] = [];
   const hookFields: string[] = [];
   specs.forEach((spec, i) => {
-    const create = (priorUnits as Record<string, ((options: unknown, context: unknown) => { penalty?: Penalty; hook?: StepHook }) | undefined>)[spec.type];
+    const create = (priorUnits as Record<string, ((options: unknown, context: unknown) => { penalty?: Penalty; hook?: StepHook; ready?: () => Promise<void> }) | undefined>)[spec.type];
     if (!create) throw new InvalidSpecError(`unknown prior "${spec.type}"`, `priors[${i}].type`);
     const prior = create(spec, { ...context, field: `priors[${i}]` });
+    if (prior.ready) ready.push(prior.ready);
     if (prior.penalty) penalties.push({ penalty: prior.penalty, weight: 'weight' in spec ? spec.weight ?? 1 : 1 });
     if (prior.hook) {
       hooks.push(prior.hook);
       hookFields.push(`priors[${i}]`);
     }
   });
-  return { penalties, hooks, hookFields };
+  return { penalties, hooks, hookFields, ready };
 }
 
 function buildTransform(spec: TransformSpec, field: string): Transform {

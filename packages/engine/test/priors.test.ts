@@ -13,13 +13,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Prior } from '@featurevis/contracts';
 import { PRIOR_TYPES } from '@featurevis/contracts';
 import { parameterizations, type ImageParameterization } from '../src/parameterizations/index.ts';
-import { priors } from '../src/priors/index.ts';
+import { loadDae, priors } from '../src/priors/index.ts';
 import { createRandom } from '../src/random.ts';
 import { InvalidSpecError, type VisualizationOutput } from '../src/types.ts';
 import { visualize } from '../src/visualize.ts';
 import { fixtureRequest, gain, loadFixtureOnWasm, meanDistanceFromGrey, pixels, run } from './helpers/visualize-fixture.ts';
 
 const model = await loadFixtureOnWasm();
+// The dae prior's autoencoder is loaded once per process: load it before counting tensors.
+await loadDae();
 const baseline = tf.memory().numTensors;
 
 const ring = { type: 'class', class: 'ring' } as const;

@@ -1,7 +1,8 @@
 /**
  * `class`: the pre-softmax score (logit) of a class. Simonyan, Vedaldi & Zisserman (2014) maximise the
  * logit rather than the probability because the softmax can be raised by lowering the other classes
- * instead of drawing this one.
+ * instead of drawing this one. `score: 'logProbability'` gives log p(y|x) instead, the class term of
+ * PPGN sampling (Nguyen et al. 2017), where the DAE prior keeps the image from gaming the softmax.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { ObjectiveTerm } from '@featurevis/contracts';
@@ -37,6 +38,11 @@ export const classLogit: ObjectiveFactory<ClassSpec> = (spec, { model, field }) 
   }
   const index = classIndex(model, spec.class, field);
   const label = model.info.labels?.[index];
+  if (spec.score === 'logProbability') {
+    // log p(y|x) = logit_y − log Σ_k exp(logit_k): PPGN's class term (Nguyen et al. 2017).
+    return objective(`class ${index}${label === undefined ? '' : ` "${label}"`} (log probability)`, [LOGITS], (activations) =>
+      tf.reshape(sliceChannel(tf.logSoftmax(activationsOf(activations, LOGITS)), index), [-1]) as tf.Tensor1D);
+  }
   return objective(`class ${index}${label === undefined ? '' : ` "${label}"`} (logit)`, [LOGITS], (activations) =>
     tf.reshape(sliceChannel(activationsOf(activations, LOGITS), index), [-1]) as tf.Tensor1D);
 };

@@ -5,12 +5,14 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { InvalidSpecError } from '../types.ts';
-import type { Parameterization, Penalty, StepHook } from '../units.ts';
+import type { Parameterization, Penalty, Random, StepHook } from '../units.ts';
 import type { ImageParameterization } from '../parameterizations/image-parameterization.ts';
 
 export interface Prior {
   penalty?: Penalty;
   hook?: StepHook;
+  /** Work to finish before the first step (loading a model the hook runs); the loop awaits it. */
+  ready?: () => Promise<void>;
 }
 
 /** What the engine tells a prior about the run; `field` is the prior's place in the request ("priors[2]"). */
@@ -19,6 +21,8 @@ export interface PriorContext {
   sizePx?: number;
   steps?: number;
   field?: string;
+  /** The run's seeded Random, for priors that draw noise between steps (dae). */
+  random?: Random;
 }
 
 export type PriorFactory<Options> = (options: Options, context?: PriorContext) => Prior;
