@@ -30,6 +30,8 @@ export interface MethodVariant {
   description: string;
   /** Settings merged into the spec; null for a method the engine does not have yet. */
   settings: Record<string, unknown> | null;
+  /** How class units are scored (PPGN's class term is log p(y|x), not the logit). */
+  classScore?: 'logit' | 'logProbability';
 }
 
 export const METHOD_VARIANTS: MethodVariant[] = [
@@ -40,7 +42,7 @@ export const METHOD_VARIANTS: MethodVariant[] = [
   { name: 'lucid', description: 'decorrelated Fourier + jitter/scale/rotate (Olah et al. 2017)', settings: { method: 'lucid' } },
   { name: 'maco', description: 'lucid\'s transforms with the maco parameterisation (Fel et al. 2023; fixed shapes-set spectrum, phases optimised)', settings: { method: 'lucid', parameterization: { type: 'maco' } } },
   { name: 'generator', description: 'DGN-AM: optimise a generator\'s code (Nguyen et al. 2016)', settings: null },
-  { name: 'sampling', description: 'PPGN: sampling with a learned prior (Nguyen et al. 2017)', settings: null },
+  { name: 'sampling', description: 'PPGN sampling in image space: a denoising autoencoder\'s prior (priors/dae-shapes) + ε2·∂log p(y|x)/∂x + noise (Nguyen et al. 2017); the final sample', settings: { sampling: { epsilon1: 0.1, epsilon2: 0.5, epsilon3: 0.02, samples: 1 } }, classScore: 'logProbability' },
 ];
 
 export interface Unit { label: string; objective: Objective; isClass: boolean }
@@ -248,7 +250,7 @@ async function main(): Promise<void> {
     const runs: RunResult[] = [];
     for (const seed of seeds) {
       const spec = {
-        model: 'shapes-a', objective: units.map((unit) => unit.objective), steps, seed,
+        model: 'shapes-a', objective: units.map((unit) => unit.isClass && variant.classScore ? { ...unit.objective, score: variant.classScore } as Objective : unit.objective), steps, seed,
         image: { size: sizePx, batch: units.length }, reference: { set: 'shapes', count: referenceCount, examples: 0 },
         ...variant.settings,
       };
