@@ -145,13 +145,14 @@ export class JobStore {
 
   /** Records of the given ids in order; removed or unknown ids are left out. */
   async getMany(ids: string[]): Promise<JobRecord[]> {
+    // The state is read before the job's hash: a job only moves forward, so a hash read afterwards is at
+    // least as far along. (Read the other way round, a job completing in between showed `succeeded`
+    // with the hash from before BullMQ stored its result: status succeeded, result null.)
+    const states = await Promise.all(ids.map((id) => this.queue.getJobState(id)));
     const jobs = await Promise.all(ids.map((id) => Job.fromId<QueuedJobData, JobOutcome>(this.queue, id)));
-    const present = jobs.filter((j): j is Job<QueuedJobData, JobOutcome> => !!j);
-    const [states, cancels] = await Promise.all([
-      Promise.all(present.map((j) => j.getState())),
-      present.length ? this.redis.mget(present.map((j) => this.keys.cancel(j.id!))) : Promise.resolve([]),
-    ]);
-    return present.map((job, i) => toRecord(job, states[i]!, cancels[i] != null));
+    const present = jobs.flatMap((job, i) => job ? [{ job, state: states[i]! }] : []);
+    const cancels = present.length ? await this.redis.mget(present.map(({ job }) => this.keys.cancel(job.id!))) : [];
+    return present.map(({ job, state }, i) => toRecord(job, state, cancels[i] != null));
   }
 
   /**
