@@ -94,7 +94,14 @@ describe('a sweep', () => {
     } while (cursor);
     assert.deepEqual(seen, [4, 5, 6, 7, 8, 9, 10, 11]);
 
-    const manifest = JSON.parse(Buffer.from(await svc.services.storage.get(sweep.manifest.key)).toString('utf8'));
+    // The worker writes the manifest just after the last unit finishes; the view shows it once it is there.
+    let manifestRef = sweep.manifest;
+    for (let i = 0; !manifestRef && i < 100; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      manifestRef = (await svc.http.get(`/v1/sweeps/${created.body.id}?limit=1`)).body.manifest;
+    }
+    assert.ok(manifestRef, 'manifest written');
+    const manifest = JSON.parse(Buffer.from(await svc.services.storage.get(manifestRef.key)).toString('utf8'));
     assert.equal(manifest.id, created.body.id);
     assert.deepEqual(manifest.counts, sweep.counts);
     assert.equal(manifest.units.length, 8);

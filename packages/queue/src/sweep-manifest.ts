@@ -15,6 +15,9 @@ export async function writeSweepManifestIfComplete(store: JobStore, storage: Man
   for (let cursor: string | null = String(sweep.start); cursor !== null;) {
     const page = await store.sweepJobs(sweep, PAGE, cursor);
     for (const job of page.jobs) {
+      // Counts turn final when each unit records its outcome, a moment before BullMQ stores the unit's
+      // result; a unit not yet final here means another completion event will write the manifest.
+      if (job.status === 'queued' || job.status === 'running') return false;
       const objective = job.data.spec.objective as { channel?: number };
       units.push({
         channel: objective.channel,

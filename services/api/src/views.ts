@@ -47,7 +47,10 @@ export async function sweepView(sweep: SweepRecord, page: { jobs: JobRecord[]; n
     total: sweep.total,
     counts: sweep.counts,
     createdAt: iso(sweep.createdAt)!,
-    manifest: { key: sweep.manifestKey, url: await storage.url(sweep.manifestKey) },
+    // Written by the worker just after the last unit finishes: shown once it is there.
+    manifest: sweep.status !== 'queued' && sweep.status !== 'running' && await storage.exists(sweep.manifestKey)
+      ? { key: sweep.manifestKey, url: await storage.url(sweep.manifestKey) }
+      : null,
     jobs: await Promise.all(page.jobs.map((j) => jobView(j, storage))),
     nextCursor: page.nextCursor,
   };

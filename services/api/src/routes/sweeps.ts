@@ -13,7 +13,7 @@ export const sweepRoutes: FastifyPluginAsync = async (app) => {
   app.post('/v1/sweeps', {
     schema: {
       summary: 'Queue a layer sweep: one job per channel',
-      description: 'Creates one channel-objective job per unit of `layer` in `channels` (all, or [start, end)), with the same settings, and writes sweeps/{id}/manifest.json to storage. Idempotency-Key works as for jobs.',
+      description: 'Creates one channel-objective job per unit of `layer` in `channels` (all, or [start, end)), with the same settings; sweeps/{id}/manifest.json is written to storage when the last unit finishes (`manifest` is null until then). Idempotency-Key works as for jobs.',
       headers: IdempotencyHeaders,
       body: SweepRequest,
       response: { 200: SweepView, 202: SweepView, ...problemResponses(400, 413, 415, 422) },
@@ -31,9 +31,8 @@ export const sweepRoutes: FastifyPluginAsync = async (app) => {
     const key = request.headers['idempotency-key'] as string | undefined;
     const added = await app.store.addSweep({ model: body.model, layer: body.layer, start, end, spec, manifestKey: sweepManifestKey }, key, body);
     const { id, replayed } = added;
-    if (!replayed) {
-      await app.storage.put(sweepManifestKey(id), JSON.stringify({ id, status: 'queued', model: body.model, layer: body.layer, channels: { start, end }, spec, createdAt: new Date().toISOString(), units: [] }, null, 2), { contentType: 'application/json' });
-    }
+    // No placeholder manifest here: the worker writes it when the last unit finishes, and a placeholder
+    // written after the units were queued could overwrite the final one of a sweep that finished fast.
     request.log.info({ sweepId: id, units: end - start, replayed }, replayed ? 'idempotent replay' : 'sweep queued');
     // A new sweep is reported as the store created it (no read back); a replay as it is now.
     const sweep = added.replayed ? await app.store.getSweep(id) : added.sweep;
