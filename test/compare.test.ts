@@ -15,15 +15,6 @@ let svc: ServiceHandle;
 before(async () => { svc = await startService({ worker: true }); });
 after(async () => { await svc.stop(); });
 
-async function fetchFromApi(url: string): Promise<Buffer> {
-  const res = await svc.http.get(new URL(url).pathname).buffer(true).parse((response, done) => {
-    const chunks: Buffer[] = [];
-    response.on('data', (chunk: Buffer) => chunks.push(chunk));
-    response.on('end', () => done(null, Buffer.concat(chunks)));
-  });
-  assert.equal(res.status, 200, url);
-  return res.body as Buffer;
-}
 
 interface CompareMetrics {
   models: string[];
@@ -50,13 +41,13 @@ describe('POST /v1/jobs with compare', () => {
       ['shapes-a', `jobs/${job.id}/model-0-image-0.png`],
       ['shapes-b', `jobs/${job.id}/model-1-image-0.png`],
     ]);
-    const tiles = await Promise.all(result.images.map(async (image) => PNG.sync.read(await fetchFromApi(image.url))));
+    const tiles = await Promise.all(result.images.map(async (image) => PNG.sync.read((await svc.fetchFile(image.url)).body)));
     for (const tile of tiles) assert.deepEqual([tile.width, tile.height], [32, 32]);
     assert.notDeepEqual(tiles[0]!.data, tiles[1]!.data, 'two models, two pictures');
 
     // The filmstrip is the models' images side by side, in order.
     assert.equal(result.filmstrip?.key, `jobs/${job.id}/filmstrip.png`);
-    const strip = PNG.sync.read(await fetchFromApi(result.filmstrip!.url));
+    const strip = PNG.sync.read((await svc.fetchFile(result.filmstrip!.url)).body);
     assert.deepEqual([strip.width, strip.height], [2 * 32, 32]);
     for (const [k, tile] of tiles.entries()) {
       for (const [x, y] of [[0, 0], [31, 31], [16, 9]] as const) {
@@ -77,7 +68,7 @@ describe('POST /v1/jobs with compare', () => {
     for (const k of [0, 1]) assert.ok(Math.abs(compare.transfer.values[k]![k]! - compare.perModel[k]!.classProbability!) < 0.02, JSON.stringify(compare));
     assert.equal(result.metrics.classProbability, compare.perModel[0]!.classProbability, 'result.metrics are the primary model\'s');
 
-    const metadata = JSON.parse((await fetchFromApi(result.metadata.url)).toString('utf8'));
+    const metadata = JSON.parse((await svc.fetchFile(result.metadata.url)).body.toString('utf8'));
     assert.deepEqual(metadata.transfer.values, compare.transfer.values);
     assert.deepEqual(metadata.models.map((m: { id: string }) => m.id), ['shapes-a', 'shapes-b']);
     assert.equal(metadata.traces['shapes-b'].length, 8);
@@ -95,7 +86,7 @@ describe('POST /v1/jobs with compare', () => {
     assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
     const result = job.result!;
     assert.deepEqual(result.images.map((image) => image.model), models);
-    const strip = PNG.sync.read(await fetchFromApi(result.filmstrip!.url));
+    const strip = PNG.sync.read((await svc.fetchFile(result.filmstrip!.url)).body);
     assert.deepEqual([strip.width, strip.height], [models.length * 32, 32]);
     const compare = result.metrics.compare as CompareMetrics;
     assert.equal(compare.transfer.metric, 'objective', 'a channel has no class probability: the objective\'s value');

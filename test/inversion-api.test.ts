@@ -13,15 +13,6 @@ let svc: ServiceHandle;
 before(async () => { svc = await startService({ worker: true }); });
 after(async () => { await svc.stop(); });
 
-async function fetchFromApi(url: string): Promise<Buffer> {
-  const res = await svc.http.get(new URL(url).pathname).buffer(true).parse((response, done) => {
-    const chunks: Buffer[] = [];
-    response.on('data', (chunk: Buffer) => chunks.push(chunk));
-    response.on('end', () => done(null, Buffer.concat(chunks)));
-  });
-  assert.equal(res.status, 200, url);
-  return res.body as Buffer;
-}
 
 /** A 48 × 48 red square on grey, as base64 PNG: the job resizes it to its 32 px. */
 function redSquarePng(): string {
@@ -42,7 +33,7 @@ describe('POST /v1/jobs with an inversion objective', () => {
     assert.equal(created.status, 202, JSON.stringify(created.body));
     const job = await svc.waitForJob(created.body.id);
     assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
-    const metadata = JSON.parse((await fetchFromApi(job.result!.metadata.url)).toString('utf8'));
+    const metadata = JSON.parse((await svc.fetchFile(job.result!.metadata.url)).body.toString('utf8'));
     const trace = metadata.trace as number[];
     assert.equal(trace.length, 24);
     assert.ok(trace.every((value) => Number.isFinite(value) && value <= 1e-6), 'minus a distance: never above 0');

@@ -21,15 +21,6 @@ before(async () => {
 });
 after(async () => { await svc.stop(); await fs.rm(modelsDir, { recursive: true, force: true }); });
 
-/** GET a URL the API handed out (a route of the API itself for local storage). */
-async function fetchFromApi(url: string): Promise<{ status: number; type: string; body: Buffer }> {
-  const res = await svc.http.get(new URL(url).pathname).buffer(true).parse((response, done) => {
-    const chunks: Buffer[] = [];
-    response.on('data', (chunk: Buffer) => chunks.push(chunk));
-    response.on('end', () => done(null, Buffer.concat(chunks)));
-  });
-  return { status: res.status, type: res.headers['content-type'], body: res.body as Buffer };
-}
 
 describe('a job, end to end', () => {
   test('runs on the worker; its PNGs decode to the requested size and its metadata matches the request', async () => {
@@ -51,7 +42,7 @@ describe('a job, end to end', () => {
       assert.equal(image.key, `jobs/${job.id}/image-${i}.png`);
       assert.equal(image.width, 20);
       assert.equal(image.height, 20);
-      const file = await fetchFromApi(image.url);
+      const file = await svc.fetchFile(image.url);
       assert.equal(file.status, 200);
       assert.equal(file.type, 'image/png');
       const png = PNG.sync.read(file.body);
@@ -59,7 +50,7 @@ describe('a job, end to end', () => {
       assert.equal(png.height, 20);
     }
     assert.equal(result.metadata.key, `jobs/${job.id}/metadata.json`);
-    const metadata = JSON.parse((await fetchFromApi(result.metadata.url)).body.toString('utf8'));
+    const metadata = JSON.parse((await svc.fetchFile(result.metadata.url)).body.toString('utf8'));
     assert.equal(metadata.jobId, job.id);
     assert.equal(metadata.model.id, 'fixture');
     assert.match(metadata.model.hash, /^[0-9a-f]{16,}$/);
@@ -90,7 +81,7 @@ describe('a job, end to end', () => {
     const [a, b] = await Promise.all(ids.map((id) => svc.waitForJob(id)));
     assert.equal(a.status, 'succeeded');
     assert.equal(b.status, 'succeeded');
-    const [pngA, pngB] = await Promise.all([a, b].map(async (job) => (await fetchFromApi(job.result!.images[0].url)).body));
+    const [pngA, pngB] = await Promise.all([a, b].map(async (job) => (await svc.fetchFile(job.result!.images[0].url)).body));
     assert.ok(pngA.equals(pngB));
   });
 
@@ -101,7 +92,7 @@ describe('a job, end to end', () => {
     assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
     const [map] = job.result!.attributions!;
     assert.equal(map.key, `jobs/${job.id}/attribution-0.png`);
-    const png = PNG.sync.read((await fetchFromApi(map.url)).body);
+    const png = PNG.sync.read((await svc.fetchFile(map.url)).body);
     assert.deepEqual([png.width, png.height], [16, 16]);
     const plain = await svc.waitForJob((await svc.http.post('/v1/jobs').send({ model: 'fixture', objective: { type: 'class', class: 'ring' }, steps: 2, image: { size: 16 } })).body.id);
     assert.equal(plain.status, 'succeeded', JSON.stringify(plain.error));
@@ -117,7 +108,7 @@ describe('a job, end to end', () => {
     assert.deepEqual(examples.map((e) => `${e.kind}${e.rank}`), ['top0', 'top1', 'bottom0', 'bottom1']);
     assert.ok(examples[0].value >= examples[1].value && examples[2].value <= examples[3].value);
     assert.equal(examples[0].key, `jobs/${job.id}/examples/image-0-top-0.png`);
-    const png = PNG.sync.read((await fetchFromApi(examples[0].url)).body);
+    const png = PNG.sync.read((await svc.fetchFile(examples[0].url)).body);
     assert.deepEqual([png.width, png.height], [16, 16]);
     const metrics = job.result!.metrics as Record<string, number>;
     assert.equal(metrics.referenceMax, examples[0].value);

@@ -33,6 +33,8 @@ export interface ServiceHandle {
   /** Polls GET /v1/jobs/{id} until the job reaches one of `statuses` (default: any final status). */
   waitForJob(id: string, statuses?: JobView['status'][], timeoutMs?: number): Promise<JobView>;
   startWorker(overrides?: Partial<Config>): Promise<RunningWorker>;
+  /** GETs a URL the API handed out (for local storage, a route of the API itself); throws unless 200. */
+  fetchFile(url: string): Promise<{ status: number; type: string; body: Buffer }>;
   stop(): Promise<void>;
 }
 
@@ -81,6 +83,15 @@ export async function startService(options: { worker?: boolean; storage?: 'local
       const worker = await startWorker({ config: workerConfig, ...workerServices, logger });
       workers.push({ worker, services: workerServices });
       return worker;
+    },
+    async fetchFile(url) {
+      const res = await handle.http.get(new URL(url).pathname).buffer(true).parse((response, done) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => done(null, Buffer.concat(chunks)));
+      });
+      if (res.status !== 200) throw new Error(`GET ${url}: ${res.status}`);
+      return { status: res.status, type: res.headers['content-type'] as string, body: res.body as Buffer };
     },
     async waitForJob(id, statuses = FINAL, timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;

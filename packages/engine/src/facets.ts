@@ -22,7 +22,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Objective as ObjectiveSpec, ResolvedEngineSettings, ResolvedFacets, ResolvedReference } from '@featurevis/contracts';
 import { LABELS, renderShape } from './datasets/index.ts';
 import { unitObjective } from './metrics/referenceSet.ts';
-import { buildObjective, classIndex, LOGITS } from './objectives/index.ts';
+import { buildObjective, classIndex, dependsOnPosition, LOGITS } from './objectives/index.ts';
 import { InvalidSpecError, type LoadedModel, type VisualizationSpec } from './types.ts';
 import type { Objective, Random } from './units.ts';
 
@@ -61,15 +61,6 @@ export function checkFacets(spec: VisualizationSpec, settings: ResolvedEngineSet
   if (Math.min(facets.top, settings.reference.count) < facets.k) throw new InvalidSpecError(`reference.count (${settings.reference.count}) must be at least facets.k (${facets.k})`, 'facets');
 }
 
-function dependsOnPosition(spec: ObjectiveSpec): boolean {
-  if (Array.isArray(spec)) return true;
-  switch (spec.type) {
-    case 'interpolate': return true;
-    case 'sum': return spec.terms.some((term) => dependsOnPosition(term.objective));
-    case 'negate': return dependsOnPosition(spec.objective);
-    default: return false;
-  }
-}
 
 /**
  * The k facets' mean images [k, size, size, 3] in [0,1] (the caller disposes them) and their summary.

@@ -18,7 +18,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Objective as ObjectiveSpec, ResolvedReference } from '@featurevis/contracts';
 import { LABELS, renderShape } from '../datasets/index.ts';
-import { buildObjective } from '../objectives/index.ts';
+import { buildObjective, dependsOnPosition } from '../objectives/index.ts';
 import { encodePng } from '../png.ts';
 import type { DatasetExample, LoadedModel } from '../types.ts';
 import type { Activations, Objective } from '../units.ts';
@@ -65,17 +65,6 @@ export function unitObjective(spec: ObjectiveSpec): ObjectiveSpec | null {
       return from === null || to === null ? null : { ...spec, from, to };
     }
     default: return spec;
-  }
-}
-
-/** Whether item i's objective depends on i (a per-item list or an interpolation somewhere inside). */
-function dependsOnPosition(spec: ObjectiveSpec): boolean {
-  if (Array.isArray(spec)) return true;
-  switch (spec.type) {
-    case 'interpolate': return true;
-    case 'sum': return spec.terms.some((term) => dependsOnPosition(term.objective));
-    case 'negate': return dependsOnPosition(spec.objective);
-    default: return false;
   }
 }
 

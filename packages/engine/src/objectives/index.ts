@@ -65,6 +65,17 @@ export function buildObjective(spec: ObjectiveSpec, options: { model: LoadedMode
   }
 }
 
+/** Whether item i's objective depends on i (a per-item list or an interpolation somewhere inside). */
+export function dependsOnPosition(spec: ObjectiveSpec): boolean {
+  if (Array.isArray(spec)) return true;
+  switch (spec.type) {
+    case 'interpolate': return true;
+    case 'sum': return spec.terms.some((term) => dependsOnPosition(term.objective));
+    case 'negate': return dependsOnPosition(spec.objective);
+    default: return false;
+  }
+}
+
 export { ComposableObjective, objective, weightedSum } from './objective.ts';
 export { classIndex, LOGITS } from './class.ts';
 export { interpolationWeights } from './interpolate.ts';
