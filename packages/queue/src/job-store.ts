@@ -148,11 +148,12 @@ export class JobStore {
     // The state is read before the job's hash: a job only moves forward, so a hash read afterwards is at
     // least as far along. (Read the other way round, a job completing in between showed `succeeded`
     // with the hash from before BullMQ stored its result: status succeeded, result null.)
-    const states = await Promise.all(ids.map((id) => this.queue.getJobState(id)));
+    const [states, cancels] = await Promise.all([
+      Promise.all(ids.map((id) => this.queue.getJobState(id))),
+      ids.length ? this.redis.mget(ids.map((id) => this.keys.cancel(id))) : Promise.resolve([]),
+    ]);
     const jobs = await Promise.all(ids.map((id) => Job.fromId<QueuedJobData, JobOutcome>(this.queue, id)));
-    const present = jobs.flatMap((job, i) => job ? [{ job, state: states[i]! }] : []);
-    const cancels = present.length ? await this.redis.mget(present.map(({ job }) => this.keys.cancel(job.id!))) : [];
-    return present.map(({ job, state }, i) => toRecord(job, state, cancels[i] != null));
+    return jobs.flatMap((job, i) => job ? [toRecord(job, states[i]!, cancels[i] != null)] : []);
   }
 
   /**
