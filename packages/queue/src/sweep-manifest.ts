@@ -1,16 +1,22 @@
 /**
- * A sweep's manifest.json in storage: written at creation (what was asked) and rewritten, with every
- * unit's outcome, by whoever records the sweep's last final outcome (a worker, or a cancel).
+ * A sweep's manifest.json in storage, with every unit's outcome: written once, by the worker's completion
+ * event that first finds every unit final in BullMQ (the API writes none).
  */
 import type { JobStore } from './job-store.ts';
 
 const PAGE = 500;
 
-export interface ManifestWriter { put(key: string, body: string, options?: { contentType?: string }): Promise<void> }
+export interface ManifestWriter {
+  put(key: string, body: string, options?: { contentType?: string }): Promise<void>;
+  exists(key: string): Promise<boolean>;
+}
 
 export async function writeSweepManifestIfComplete(store: JobStore, storage: ManifestWriter, sweepId: string, log?: { info(o: object, m: string): void }): Promise<boolean> {
   const sweep = await store.getSweep(sweepId);
   if (sweep.counts.queued + sweep.counts.running > 0) return false;
+  // Only complete manifests are written, so one that exists is final: the completion events of a last
+  // batch's other units need not read the whole sweep again.
+  if (await storage.exists(sweep.manifestKey)) return false;
   const units = [];
   for (let cursor: string | null = String(sweep.start); cursor !== null;) {
     const page = await store.sweepJobs(sweep, PAGE, cursor);
