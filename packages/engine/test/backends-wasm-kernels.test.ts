@@ -124,7 +124,7 @@ for (const [index, c] of depthwiseCases.entries()) {
   });
 }
 
-const maxPoolCases: Array<{ inputHw: [number, number]; filter: number; stride: number; pad: 'same' | 'valid'; ties: boolean }> = [
+const maxPoolCases: Array<{ inputHw: [number, number]; filter: number; stride: number; pad: 'same' | 'valid'; ties: boolean; channels?: number; nonFinite?: boolean }> = [
   { inputHw: [8, 8], filter: 2, stride: 2, pad: 'valid', ties: false },
   { inputHw: [9, 7], filter: 2, stride: 2, pad: 'valid', ties: false },
   { inputHw: [9, 9], filter: 2, stride: 2, pad: 'same', ties: false },
@@ -133,14 +133,26 @@ const maxPoolCases: Array<{ inputHw: [number, number]; filter: number; stride: n
   // Values on a coarse grid, so windows hold equal maxima: the gradient goes to the first of them.
   { inputHw: [8, 8], filter: 2, stride: 2, pad: 'valid', ties: true },
   { inputHw: [9, 9], filter: 3, stride: 2, pad: 'same', ties: true },
+  // A channel count divisible by 4 takes the WebAssembly SIMD kernel (max-pool-grad-2x2.wat).
+  { inputHw: [8, 8], filter: 2, stride: 2, pad: 'valid', ties: false, channels: 8 },
+  { inputHw: [9, 7], filter: 2, stride: 2, pad: 'valid', ties: true, channels: 12 },
+  // NaN never wins and a window of only NaN/−∞ gets no gradient, as in the CPU kernel.
+  { inputHw: [6, 6], filter: 2, stride: 2, pad: 'valid', ties: true, channels: 4, nonFinite: true },
+  { inputHw: [6, 6], filter: 2, stride: 2, pad: 'valid', ties: true, channels: 3, nonFinite: true },
 ];
 
+/** Every third value NaN and every fifth −∞, so that some windows hold only those. */
+function withNonFinite(values: Float32Array): Float32Array {
+  return values.map((v, i) => (i % 3 === 0 ? NaN : i % 5 === 0 ? -Infinity : v));
+}
+
 for (const [index, c] of maxPoolCases.entries()) {
-  test(`MaxPoolGrad on WASM equals CPU: input ${c.inputHw}, filter ${c.filter}, stride ${c.stride}, pad ${c.pad}${c.ties ? ', with ties' : ''}`, async () => {
-    const [channels, batch] = [3, 2];
+  test(`MaxPoolGrad on WASM equals CPU: input ${c.inputHw}, ${c.channels ?? 3} channels, filter ${c.filter}, stride ${c.stride}, pad ${c.pad}${c.ties ? ', with ties' : ''}${c.nonFinite ? ', NaN and −∞' : ''}`, async () => {
+    const [channels, batch] = [c.channels ?? 3, 2];
     const inputShape = [batch, ...c.inputHw, channels];
     const raw = randomValues(inputShape.reduce((a, b) => a * b), 31 + index);
-    const input = { values: c.ties ? raw.map((v) => Math.round(v * 2) / 2) : raw, shape: inputShape };
+    const rounded = c.ties ? raw.map((v) => Math.round(v * 2) / 2) : raw;
+    const input = { values: c.nonFinite ? withNonFinite(rounded) : rounded, shape: inputShape };
     await tf.setBackend('cpu');
     const output = tf.tidy(() => {
       const pooled = tf.maxPool(tf.tensor4d(input.values, inputShape as [number, number, number, number]), c.filter, c.stride, c.pad);
