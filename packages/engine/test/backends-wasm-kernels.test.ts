@@ -5,6 +5,8 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
+// Importing tfjs-layers registers tfjs-core's op gradients, as the engine's model loading does.
+import '@tensorflow/tfjs-layers';
 import { initBackend, wasmGradientKernelNames } from '@featurevis/engine/backends';
 
 type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
@@ -193,3 +195,26 @@ for (const [index, c] of tileCases.entries()) {
     assert.deepEqual(actual, expected);
   });
 }
+
+test('Identity on WASM shares memory by reference: a clone outlives its source, and both free it', async () => {
+  await tf.setBackend('wasm');
+  const bytesBefore = tf.memory().numBytes;
+  for (const dtype of ['float32', 'int32', 'bool'] as const) {
+    const source = tf.tensor([1, 0, 3, 4], [2, 2], dtype);
+    const clone = tf.clone(source);
+    assert.equal(clone.dataId, source.dataId, `${dtype}: the clone should share the source's memory`);
+    source.dispose();
+    assert.deepEqual(Array.from(clone.dataSync()), dtype === 'bool' ? [1, 0, 1, 1] : [1, 0, 3, 4], `${dtype}: the clone lost its values`);
+    clone.dispose();
+  }
+  assert.equal(tf.memory().numBytes, bytesBefore, 'memory not freed');
+  // A gradient records clones of the tensors kernels save: the result is unchanged.
+  const x = tf.tensor4d(randomValues(2 * 6 * 6 * 4, 61), [2, 6, 6, 4]);
+  const filter = tf.tensor4d(randomValues(3 * 3 * 4 * 8, 62), [3, 3, 4, 8]);
+  const gradient = (backend: string) => { tf.setBackend(backend); return tf.tidy(() => tf.grad((input: tf.Tensor4D) => tf.mean(tf.relu(tf.conv2d(input, filter, 1, 'same'))))(x).dataSync() as Float32Array); };
+  const onWasm = gradient('wasm');
+  await tf.setBackend('cpu');
+  assertClose(onWasm, gradient('cpu'), 'dx');
+  x.dispose();
+  filter.dispose();
+});

@@ -8,6 +8,8 @@
  * - `MaxPoolGrad` replaces tfjs-backend-wasm's, which costs 50× its forward max pool (max-pool-grad.ts).
  * - `Tile` (what `tf.broadcastTo` runs) replaces tfjs-backend-wasm's per-element loop (tile.ts); not a
  *   gradient kernel, but the engine's gradient code broadcasts masks with it every step.
+ * - `Identity` shares its input's memory instead of copying it (identity.ts): tfjs-core clones every
+ *   tensor a kernel saves for the backward pass, so the copies were paid on every step.
  *
  * The weight-gradient kernels it also lacks (`Conv2DBackpropFilter`,
  * `DepthwiseConv2dNativeBackpropFilter`) are not added: activation maximization never runs them
@@ -16,6 +18,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2dBackpropInputAsForwardConv } from './conv2d-backprop-input.ts';
 import { depthwiseConv2dBackpropInputAsForwardConv } from './depthwise-conv2d-backprop-input.ts';
+import { identityWithoutCopy } from './identity.ts';
 import { maxPoolGradInJavaScript } from './max-pool-grad.ts';
 import { tileInJavaScript } from './tile.ts';
 
@@ -48,7 +51,7 @@ function replaceKernel(kernelName: string, backendName: string, make: (original:
 }
 
 /** The kernels this module registers, by name (the tests check each against the CPU backend). */
-export const wasmGradientKernelNames: readonly string[] = [tf.Conv2DBackpropInput, tf.DepthwiseConv2dNativeBackpropInput, tf.MaxPoolGrad, tf.Tile];
+export const wasmGradientKernelNames: readonly string[] = [tf.Conv2DBackpropInput, tf.DepthwiseConv2dNativeBackpropInput, tf.MaxPoolGrad, tf.Tile, tf.Identity];
 
 /**
  * Idempotent. `initBackend('wasm')` calls it; call it yourself only when activating WASM some other
@@ -66,6 +69,10 @@ export function registerWasmGradientKernels(backendName = 'wasm'): () => void {
     replaceKernel(tf.Tile, backendName, (original) => (args: KernelArgs) => {
       if (original == null) throw new Error(`no ${tf.Tile} kernel to fall back to on ${backendName}`);
       return tileInJavaScript(args, original.kernelFunc);
+    }),
+    replaceKernel(tf.Identity, backendName, (original) => (args: KernelArgs) => {
+      if (original == null) throw new Error(`no ${tf.Identity} kernel to fall back to on ${backendName}`);
+      return identityWithoutCopy(args, original.kernelFunc);
     }),
   ];
   return () => restores.forEach((restore) => restore());
