@@ -211,7 +211,7 @@ test('Identity on WASM shares memory by reference: a clone outlives its source, 
   // A gradient records clones of the tensors kernels save: the result is unchanged.
   const x = tf.tensor4d(randomValues(2 * 6 * 6 * 4, 61), [2, 6, 6, 4]);
   const filter = tf.tensor4d(randomValues(3 * 3 * 4 * 8, 62), [3, 3, 4, 8]);
-  const gradient = (backend: string) => { tf.setBackend(backend); return tf.tidy(() => tf.grad((input: tf.Tensor4D) => tf.mean(tf.relu(tf.conv2d(input, filter, 1, 'same'))))(x).dataSync() as Float32Array); };
+  const gradient = (backend: string) => { tf.setBackend(backend); return tf.tidy(() => tf.grad((input: tf.Tensor) => tf.mean(tf.relu(tf.conv2d(input as tf.Tensor4D, filter, 1, 'same'))))(x).dataSync() as Float32Array); };
   const onWasm = gradient('wasm');
   await tf.setBackend('cpu');
   assertClose(onWasm, gradient('cpu'), 'dx');
