@@ -105,3 +105,8 @@ function safeRelative(p: string): string {
   if (normal.startsWith('..') || path.posix.isAbsolute(normal) || !/^[A-Za-z0-9._/-]+$/.test(normal)) throw new Error(`weight path "${p}" is not a plain relative file name`);
   return normal;
 }
+
+export {
+  ReferenceSetCatalog, ReferenceSetNotFoundError, ReferenceImageError, decodeReferenceImage, encodeRgbPng, imageFormat,
+  referenceSetKey, referenceImageKey, referenceSetsNamed, REFERENCE_SET_MANIFEST, type RgbImage, type ReferenceSetUpload,
+} from './reference-sets.ts';

@@ -163,6 +163,27 @@ export const ModelView = Type.Object({
 export type ModelView = Static<typeof ModelView>;
 export const ModelList = Type.Object({ models: Type.Array(ModelView) }, { title: 'ModelList' });
 
+// ---- reference image sets (issue 5) ----
+export const ReferenceSetImage = Type.Object({
+  index: Type.Integer({ description: 'The image\'s index in the set: what `reference` dataset examples call referenceIndex and an inversion\'s image.reference.index names.' }),
+  name: Type.String({ description: 'The uploaded file\'s name.' }),
+  label: Nullable(Type.String({ description: 'The label the upload gave the image (dataset examples show it; the file name where none).' })),
+  width: Type.Integer(),
+  height: Type.Integer(),
+  key: Type.String({ description: 'Storage key of the stored image: the upload decoded and re-encoded as an 8-bit RGB PNG.' }),
+});
+export const ReferenceSetView = Type.Object({
+  id: Type.String(),
+  bundled: Type.Boolean({ description: 'true for `shapes`, the bundled procedural set, rendered at any size and count.' }),
+  count: Nullable(Type.Integer({ description: 'Images in the set; null for the procedural `shapes` set (any count up to reference.count\'s maximum).' })),
+  hash: Nullable(Type.String({ description: 'sha256 of the stored images and labels (null for `shapes`).' })),
+  labels: Nullable(Type.Array(Type.String(), { description: 'The distinct labels of the images, sorted; null when the upload gave none.' })),
+  images: Type.Array(ReferenceSetImage, { description: 'The images in set order (empty for `shapes`).' }),
+  createdAt: Nullable(Timestamp),
+}, { title: 'ReferenceSet' });
+export type ReferenceSetView = Static<typeof ReferenceSetView>;
+export const ReferenceSetList = Type.Object({ referenceSets: Type.Array(ReferenceSetView) }, { title: 'ReferenceSetList' });
+
 // ---- errors (RFC 9457) ----
 export const Problem = Type.Object({
   type: Type.String(),

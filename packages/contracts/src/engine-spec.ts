@@ -21,6 +21,9 @@ import { Type, type Static, type TSchema, type TObject, type TLiteral } from '@s
 import { Closed } from './common.ts';
 
 export const LayerName = Type.String({ minLength: 1, maxLength: 256, description: 'A layer (LayersModel) or node (GraphModel) name as GET /v1/models/{id} lists it.' });
+/** A reference set's id: `shapes` (the bundled procedural set) or a set uploaded through POST /v1/reference-sets. */
+export const REFERENCE_SET_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$';
+const ReferenceSetName = (description: string) => Type.String({ pattern: REFERENCE_SET_ID_PATTERN, maxLength: 128, description });
 export const ClassRef = Type.Union([Type.Integer({ minimum: 0 }), Type.String({ minLength: 1, maxLength: 128 })], { description: 'A class index or one of the model\'s labels.' });
 const ChannelIndex = Type.Integer({ minimum: 0, description: 'A channel (feature map) of the layer, from 0.' });
 const Fraction = (description: string) => Type.Number({ minimum: 0, maximum: 1, description });
@@ -82,12 +85,12 @@ export const LeafObjectiveSchemas = {
       Type.String({ minLength: 1, maxLength: 1_000_000, contentEncoding: 'base64', contentMediaType: 'image/png', description: 'The target image: a base64 PNG, resized (bilinear) to the run\'s image size.' }),
       Closed({
         reference: Closed({
-          // The one bundled set (REFERENCE_SETS below); image k is the one a `reference` set's dataset examples call k.
-          set: Type.Literal('shapes', { description: 'The bundled procedural image set, rendered at the run\'s image size.' }),
-          index: Type.Integer({ minimum: 0, maximum: 1_000_000, description: 'Which image of the set (the classes in turn: index mod 8 is the class).' }),
+          // Image k is the one a `reference` set's dataset examples call k.
+          set: ReferenceSetName('`shapes` (the bundled procedural image set, rendered at the run\'s image size) or the id of an uploaded set (GET /v1/reference-sets), resized to the run\'s image size.'),
+          index: Type.Integer({ minimum: 0, maximum: 1_000_000, description: 'Which image of the set (shapes: the classes in turn, index mod 8 is the class; an uploaded set: in upload order).' }),
           seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295, default: 0, description: 'Which images of the set, as `reference.seed`.' })),
         }),
-      }, { title: 'ReferenceImage', description: 'An image of a bundled reference set.' }),
+      }, { title: 'ReferenceImage', description: 'An image of a reference set (bundled or uploaded).' }),
     ], { description: 'The image whose activations at `layer` are to be reconstructed.' }),
     metric: Type.Optional(Type.Union([Type.Literal('l2'), Type.Literal('cosine')], { default: 'l2', description: '`l2`: minus ||Φ(x) − Φ0||² / ||Φ0||² (Mahendran & Vedaldi 2015); `cosine`: minus (1 − cos(Φ(x), Φ0)).' })),
   }, { title: 'InversionObjective', description: 'Feature inversion (Mahendran & Vedaldi 2015): minus the normalised distance between the layer\'s activations of the image and those of a target image, so maximising it reconstructs what the layer keeps of the target. 0 at the target itself. Combine with a prior (the mahendran preset is the paper\'s TV prior).' }),
@@ -149,7 +152,7 @@ const ParameterizationCommon = {
   decorrelate: Type.Optional(Type.Union([
     Type.Boolean(),
     Closed({ matrix: Type.Array(Type.Array(Type.Number(), { minItems: 3, maxItems: 3 }), { minItems: 3, maxItems: 3, description: 'Square root of the colour covariance (rows: RGB), e.g. computed from an image set.' }) }),
-    Closed({ images: Type.Literal('shapes', { description: 'Compute the matrix from an image set: the bundled procedural shapes set.' }) }),
+    Closed({ images: ReferenceSetName('Compute the matrix from an image set: `shapes` (the bundled procedural set) or an uploaded reference set\'s id.') }),
   ], { default: false, description: 'Optimise in a decorrelated colour space (Olah et al. 2017): true uses the fixed ImageNet matrix, { matrix } a given one, { images } one computed from an image set.' })),
   range: Type.Optional(Type.Union([Type.Literal('sigmoid'), Type.Literal('clip')], { default: 'clip', description: 'How unbounded values become pixels in [0,1]: a sigmoid, or clipping.' })),
 };
@@ -177,7 +180,7 @@ export const ParameterizationSchemas = {
     decorrelate: Type.Optional(Type.Union([
       Type.Boolean(),
       Closed({ matrix: Type.Array(Type.Array(Type.Number(), { minItems: 3, maxItems: 3 }), { minItems: 3, maxItems: 3, description: 'Square root of the colour covariance (rows: RGB).' }) }),
-      Closed({ images: Type.Literal('shapes', { description: 'Compute the matrix from an image set: the bundled procedural shapes set.' }) }),
+      Closed({ images: ReferenceSetName('Compute the matrix from an image set: `shapes` (the bundled procedural set) or an uploaded reference set\'s id.') }),
     ], { default: true, description: 'Optimise the phases of decorrelated colour channels (the spectrum is taken in the same space), as MACO does.' })),
   }, { title: 'MacoParameterization', description: 'Magnitude-constrained optimisation (Fel et al. 2023): the image\'s Fourier magnitudes are fixed to a natural-image spectrum and only the phases are optimised; the image is standardised and squashed by a sigmoid. Starts from random phases (the init\'s noise std is unused; image inits are refused), has no inverse (no step-hook priors), and returns an attribution map per image: the mean |gradient| of the objective with respect to the image over the steps.' }),
 };
@@ -271,14 +274,14 @@ export type MetricName = typeof METRIC_NAMES[number];
 
 // ---- reference image set: "how far beyond natural images", and dataset examples ----
 
-/** The reference image sets a request can name; uploaded sets (issue 5) will be added to this union. */
+/** The bundled reference image sets; a request may also name any set uploaded through POST /v1/reference-sets. */
 export const REFERENCE_SETS = ['shapes'] as const;
 export const DEFAULT_REFERENCE_COUNT = 256;
 export const DEFAULT_REFERENCE_EXAMPLES = 4;
 
 export const Reference = Closed({
-  set: Type.Union(REFERENCE_SETS.map((name) => Type.Literal(name)), { description: '`shapes`: the bundled procedural image set (the bundled models\' training distribution), rendered at the run\'s image size.' }),
-  count: Type.Optional(Type.Integer({ minimum: 1, maximum: 2048, default: DEFAULT_REFERENCE_COUNT, description: 'Images of the set to evaluate (the classes in turn).' })),
+  set: ReferenceSetName('`shapes`: the bundled procedural image set (the bundled models\' training distribution), rendered at the run\'s image size; or the id of a set uploaded through POST /v1/reference-sets, its images resized (bilinear) to the run\'s image size.'),
+  count: Type.Optional(Type.Integer({ minimum: 1, maximum: 2048, default: DEFAULT_REFERENCE_COUNT, description: 'Images of the set to evaluate (shapes: the classes in turn; an uploaded set: its first `count` images in upload order, all of them when it has fewer).' })),
   seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295, default: 0, description: 'Which images of a procedural set.' })),
   examples: Type.Optional(Type.Integer({ minimum: 0, maximum: 16, default: DEFAULT_REFERENCE_EXAMPLES, description: 'k: the top-k and bottom-k reference images of each batch item\'s objective are returned beside its image (dataset examples).' })),
 }, { description: 'A reference image set on which each batch item\'s objective is evaluated: adds the metrics referenceMax (the objective\'s largest value on the set) and referenceRatio (the final image\'s value over it, "how far beyond natural images"), and the top-k/bottom-k images of the set as dataset examples.' });

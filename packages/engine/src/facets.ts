@@ -20,7 +20,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Objective as ObjectiveSpec, ResolvedEngineSettings, ResolvedFacets, ResolvedReference } from '@featurevis/contracts';
-import { LABELS, renderShape } from './datasets/index.ts';
+import { referenceImageSource, type ReferenceImageSource } from './datasets/index.ts';
 import { unitObjective } from './metrics/referenceSet.ts';
 import { buildObjective, classIndex, dependsOnPosition, LOGITS } from './objectives/index.ts';
 import { InvalidSpecError, type LoadedModel, type VisualizationSpec } from './types.ts';
@@ -71,6 +71,8 @@ export async function facetStarts(
   options: { objective: ObjectiveSpec; reference: ResolvedReference; facets: ResolvedFacets; sizePx: number; random: Random },
 ): Promise<{ images: tf.Tensor4D; summary: FacetsSummary }> {
   const { reference, facets, sizePx } = options;
+  const source = referenceImageSource(reference.set, { seed: reference.seed, count: reference.count, sizePx, field: 'reference.set' });
+  if (source.count < facets.k) throw new InvalidSpecError(`reference set "${reference.set}" has ${source.count} images; facets.k (${facets.k}) needs at least as many`, 'facets.k');
   const unit = unitObjective(options.objective);
   if (unit === null) throw new InvalidSpecError('facets need an objective besides diversity terms', 'facets');
   const objective = buildObjective(unit, { model, batchSize: 1, imageSizePx: sizePx });
@@ -78,12 +80,12 @@ export async function facetStarts(
     const layers = featureLayers(model, objective);
     // 1. The objective on every reference image; the `top` best by rank value (ties to the lower index).
     const ranked = classOf(model, unit);
-    const values = new Float32Array(reference.count);
-    const rankValues = new Float32Array(reference.count);
-    for (let start = 0; start < reference.count; start += CHUNK_IMAGES) {
-      const count = Math.min(CHUNK_IMAGES, reference.count - start);
+    const values = new Float32Array(source.count);
+    const rankValues = new Float32Array(source.count);
+    for (let start = 0; start < source.count; start += CHUNK_IMAGES) {
+      const count = Math.min(CHUNK_IMAGES, source.count - start);
       const [chunk, rankChunk] = tf.tidy(() => {
-        const images = referenceTensor(reference, range(start, count), sizePx);
+        const images = referenceTensor(source, range(start, count), sizePx);
         const outputs = model.activations(images, [...objective.layers]);
         const value = objective.value(new Map(objective.layers.map((layer, i) => [layer, outputs[i]])), count);
         if (ranked === null) return [value, value.clone()];
@@ -96,11 +98,11 @@ export async function facetStarts(
       rankChunk.dispose();
     }
     const order = Array.from(rankValues.keys()).sort((a, b) => rankValues[b] - rankValues[a] || a - b);
-    const top = order.slice(0, Math.min(facets.top, reference.count));
+    const top = order.slice(0, Math.min(facets.top, source.count));
 
     // 2. Features of the top images, clustered.
     const featureTensor = tf.tidy(() => {
-      const outputs = model.activations(referenceTensor(reference, top, sizePx), layers);
+      const outputs = model.activations(referenceTensor(source, top, sizePx), layers);
       return tf.concat(outputs.map((output) => (output.rank === 4 ? tf.mean(output, [1, 2]) : tf.reshape(output, [top.length, -1]))), 1) as tf.Tensor2D;
     });
     const [n, dims] = featureTensor.shape;
@@ -113,7 +115,7 @@ export async function facetStarts(
     members.sort((a, b) => b.length - a.length || top.indexOf(a[0]) - top.indexOf(b[0]));
 
     // 3. Each cluster's mean image, and the objective there.
-    const images = tf.tidy(() => tf.stack(members.map((indices) => tf.mean(referenceTensor(reference, indices, sizePx), 0))) as tf.Tensor4D);
+    const images = tf.tidy(() => tf.stack(members.map((indices) => tf.mean(referenceTensor(source, indices, sizePx), 0))) as tf.Tensor4D);
     const startTensor = tf.tidy(() => {
       const outputs = model.activations(images, [...objective.layers]);
       return objective.value(new Map(objective.layers.map((layer, i) => [layer, outputs[i]])), facets.k);
@@ -164,12 +166,9 @@ function range(start: number, count: number): number[] {
   return Array.from({ length: count }, (_, i) => start + i);
 }
 
-/** Images `indices` of the reference set (`shapes`: image k is of class k mod n), NHWC in [0,1]. */
-function referenceTensor(reference: ResolvedReference, indices: number[], sizePx: number): tf.Tensor4D {
-  const perImage = sizePx * sizePx * 3;
-  const pixels = new Float32Array(indices.length * perImage);
-  indices.forEach((index, k) => pixels.set(renderShape(index % LABELS.length, { seed: reference.seed, index, sizePx }).pixels, k * perImage));
-  return tf.tensor4d(pixels, [indices.length, sizePx, sizePx, 3]);
+/** Images `indices` of the reference set, NHWC in [0,1]. */
+function referenceTensor(source: ReferenceImageSource, indices: number[], sizePx: number): tf.Tensor4D {
+  return tf.tensor4d(source.pixels(indices), [indices.length, sizePx, sizePx, 3]);
 }
 
 /**

@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import { loggerOptions, type Config } from '@featurevis/config';
 import type { JobStore } from '@featurevis/queue';
 import type { Storage } from '@featurevis/storage';
-import type { ModelCatalog } from '@featurevis/catalog';
+import { ReferenceSetCatalog, type ModelCatalog } from '@featurevis/catalog';
 import { createMetrics, type ApiMetrics } from './metrics.ts';
 import { registerProblemHandlers } from './problems.ts';
 import { schemaCompiler } from './schema-compiler.ts';
@@ -17,6 +17,7 @@ import { fileRoutes } from './routes/files.ts';
 import { healthRoutes } from './routes/health.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { modelRoutes } from './routes/models.ts';
+import { referenceSetRoutes } from './routes/reference-sets.ts';
 import { sweepRoutes } from './routes/sweeps.ts';
 
 export interface AppDeps {
@@ -35,6 +36,8 @@ declare module 'fastify' {
     store: JobStore;
     storage: Storage;
     catalog: ModelCatalog;
+    /** Uploaded reference image sets (storage, under reference-sets/). */
+    referenceSets: ReferenceSetCatalog;
     metrics: ApiMetrics;
     /** Every route as registered, with its schemas: the source openapi.yaml is generated from. */
     routeTable: RouteOptions[];
@@ -60,6 +63,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.decorate('store', deps.store);
   app.decorate('storage', deps.storage);
   app.decorate('catalog', deps.catalog);
+  app.decorate('referenceSets', new ReferenceSetCatalog(deps.storage));
   app.decorate('metrics', createMetrics(deps.store));
   app.addHook('onSend', async (request, reply) => { reply.header('x-request-id', request.id); });
   registerProblemHandlers(app);
@@ -71,6 +75,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(jobRoutes);
   await app.register(sweepRoutes);
   await app.register(modelRoutes);
+  await app.register(referenceSetRoutes);
   await app.register(fileRoutes);
   return app;
 }

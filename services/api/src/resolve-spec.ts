@@ -4,13 +4,14 @@
  * Everything is checked before anything is queued.
  */
 import { randomInt } from 'node:crypto';
-import { DEFAULT_BATCH, DEFAULT_METHOD, DEFAULT_STEPS, MAX_COMPARE_MODELS, type JobRequest, type ModelView } from '@featurevis/contracts';
+import { DEFAULT_BATCH, DEFAULT_METHOD, DEFAULT_STEPS, MAX_COMPARE_MODELS, REFERENCE_SETS, resolveEngineSettings, type EngineSettingsRequest, type JobRequest, type ModelView } from '@featurevis/contracts';
 import type { Config } from '@featurevis/config';
 import type { JobSpec } from '@featurevis/queue';
+import { referenceSetsNamed } from '@featurevis/catalog';
 import { ApiError } from './problems.ts';
 
 type Limits = Pick<Config, 'maxSteps' | 'maxImageSizePx' | 'maxBatch'>;
-type Settings = Pick<JobRequest, 'steps' | 'image' | 'seed' | 'method'>;
+type Settings = Pick<JobRequest, 'steps' | 'image' | 'seed' | 'method'> & { facets?: JobRequest['facets'] };
 
 function closest(name: string, options: string[]): string {
   const scored = options.map((o) => [o, levenshtein(name.toLowerCase(), o.toLowerCase())] as const).sort((a, b) => a[1] - b[1]);
@@ -93,7 +94,8 @@ export function resolveSettings<T extends Settings>(request: T, model: ModelView
   const size = request.image?.size ?? model.input.defaultSizePx;
   if (size > limits.maxImageSizePx) throw new ApiError(422, `image.size: ${size} is over the limit of ${limits.maxImageSizePx} (MAX_IMAGE_SIZE_PX)`, 'image.size');
   if (fixedSize != null && size !== fixedSize) throw new ApiError(422, `image.size: model "${model.id}" takes ${fixedSize}×${fixedSize} inputs only`, 'image.size');
-  const batch = request.image?.batch ?? DEFAULT_BATCH;
+  // Multifaceted AM's batch is one image per facet.
+  const batch = request.image?.batch ?? request.facets?.k ?? DEFAULT_BATCH;
   if (batch > limits.maxBatch) throw new ApiError(422, `image.batch: ${batch} is over the limit of ${limits.maxBatch} (MAX_BATCH)`, 'image.batch');
   return {
     ...request,
@@ -131,6 +133,7 @@ export async function compareModels(request: JobRequest, primary: ModelView, loo
 export function resolveJobSpec(request: JobRequest, model: ModelView, limits: Limits, compared: Array<{ view: ModelView; field: string }> = []): JobSpec {
   const spec = resolveSettings(request, model, limits);
   checkObjective(model, request.objective, 'objective');
+  checkFacets(request, model);
   if (Array.isArray(request.objective) && request.objective.length !== spec.image.batch) {
     throw new ApiError(422, `objective: a list of ${request.objective.length} objectives needs image.batch ${request.objective.length}, got ${spec.image.batch}`, 'objective');
   }
@@ -148,4 +151,46 @@ export function resolveJobSpec(request: JobRequest, model: ModelView, limits: Li
   }
   if (request.compare) return { ...spec, compare: { models: compared.map(({ view }) => view.id) }, filmstrip: request.filmstrip ?? false } as JobSpec;
   return spec as JobSpec;
+}
+
+/** Whether a per-item list or an interpolation gives batch items different objectives (facets need one). */
+function variesByItem(objective: unknown): boolean {
+  if (Array.isArray(objective)) return true;
+  if (!objective || typeof objective !== 'object') return false;
+  const node = objective as Record<string, unknown>;
+  if (node.type === 'interpolate') return true;
+  if (node.type === 'sum') return (node.terms as Array<{ objective: unknown }>).some((term) => variesByItem(term.objective));
+  if (node.type === 'negate') return variesByItem(node.objective);
+  return false;
+}
+
+/**
+ * Multifaceted AM's conditions (the engine's checkFacets, facets.ts), checked before queueing so a
+ * request that can never run is a 422 naming the field, not a failed job. The parameterisation is the
+ * resolved one (the method's preset's unless the request gives one).
+ */
+export function checkFacets(request: JobRequest, model: ModelView): void {
+  const { facets } = request;
+  if (!facets) return;
+  if (!request.reference) throw new ApiError(422, 'facets: facets cluster the top images of a reference set; give `reference` too (e.g. { "set": "shapes" })', 'facets');
+  if (variesByItem(request.objective)) throw new ApiError(422, 'facets: facets need one objective for the whole batch (not a per-item list or an interpolation)', 'facets');
+  if (request.image?.batch !== undefined && request.image.batch !== facets.k) throw new ApiError(422, `image.batch: is ${request.image.batch} but facets.k is ${facets.k}; the batch is one image per facet`, 'image.batch');
+  const settings = resolveEngineSettings(request as EngineSettingsRequest, { defaultSizePx: model.input.defaultSizePx });
+  const { reference } = settings;
+  if (settings.facets!.top < facets.k) throw new ApiError(422, `facets.top: ${settings.facets!.top} must be at least facets.k (${facets.k})`, 'facets.top');
+  if (reference && reference.count < facets.k) throw new ApiError(422, `facets.k: ${facets.k} is more than reference.count (${reference.count}); each facet needs at least one reference image`, 'facets.k');
+  if (!['pixel', 'fourier', 'laplacian'].includes(settings.parameterization.type)) {
+    throw new ApiError(422, `facets: facets start each image from a mean of reference images and need an invertible parameterisation (pixel, fourier, laplacian); "${settings.parameterization.type}" has none`, request.parameterization ? 'parameterization.type' : 'facets');
+  }
+}
+
+/**
+ * The reference sets a request names must exist (bundled `shapes` or uploaded): a 422 naming the field
+ * otherwise, before anything is queued. A set uploaded later does not rescue a queued job.
+ */
+export async function checkReferenceSets(request: EngineSettingsRequest, exists: (id: string) => Promise<boolean>): Promise<void> {
+  for (const { id, field } of referenceSetsNamed(request)) {
+    if ((REFERENCE_SETS as readonly string[]).includes(id)) continue;
+    if (!(await exists(id))) throw new ApiError(422, `${field}: no reference set with id "${id}" (GET /v1/reference-sets lists them; upload one with POST /v1/reference-sets)`, field);
+  }
 }

@@ -7,6 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { randomUUID } from 'node:crypto';
 import type { ModelView } from '@featurevis/contracts';
 import type { ImageScore, StepProgress, VisualizationOutput } from '@featurevis/engine';
+import type { ReferenceImageSet } from '@featurevis/engine/datasets';
 import type { ThreadRequest, ThreadResponse } from './engine-protocol.ts';
 
 export class EngineRunError extends Error {
@@ -45,7 +46,11 @@ export class EnginePool {
   private readonly waiting: Array<(slot: Slot) => void> = [];
   private closed = false;
 
-  constructor(private readonly options: { size: number; backendPreference: string; modelCacheBytes: number; loadModelFiles: ModelFilesLoader }) {
+  constructor(private readonly options: {
+    size: number; backendPreference: string; modelCacheBytes: number; loadModelFiles: ModelFilesLoader;
+    /** The uploaded reference sets a spec names, at its image size (reference-sets.ts); none without. */
+    loadReferenceSets?: (spec: unknown, sizePx: number) => Promise<ReferenceImageSet[]>;
+  }) {
     for (let i = 0; i < options.size; i++) this.slots.push(this.spawn());
   }
 
@@ -108,11 +113,14 @@ export class EnginePool {
 
   run(view: ModelView, spec: unknown, options: { progressEverySteps: number; onProgress?: (p: StepProgress) => void }) {
     const cancelFlag = new SharedArrayBuffer(4);
-    const promise = this.acquire().then((slot) => new Promise<VisualizationOutput & { leakedTensors: number }>((resolve, reject) => {
+    // Loaded before a thread is taken, so a slow storage read holds no thread.
+    const sizePx = (spec as { image?: { size?: number } }).image?.size ?? view.input.defaultSizePx;
+    const referenceSets = this.options.loadReferenceSets?.(spec, sizePx) ?? Promise.resolve([]);
+    const promise = referenceSets.then((sets) => this.acquire().then((slot) => new Promise<VisualizationOutput & { leakedTensors: number }>((resolve, reject) => {
       const runId = randomUUID();
       slot.runs.set(runId, { resolve, reject, onProgress: options.onProgress });
-      slot.thread.postMessage({ type: 'run', runId, view, spec, cancelFlag, progressEverySteps: options.progressEverySteps } satisfies ThreadRequest);
-    }).finally(() => this.release(slot)));
+      slot.thread.postMessage({ type: 'run', runId, view, spec, cancelFlag, progressEverySteps: options.progressEverySteps, referenceSets: sets } satisfies ThreadRequest);
+    }).finally(() => this.release(slot))));
     return { promise, cancel: () => Atomics.store(new Int32Array(cancelFlag), 0, 1) };
   }
 

@@ -1,9 +1,11 @@
 /** Messages between the worker's event loop (engine-pool.ts) and its engine thread (engine-thread.ts). */
 import type { ModelView } from '@featurevis/contracts';
 import type { ImageScore, VisualizationOutput, StepProgress } from '@featurevis/engine';
+import type { ReferenceImageSet } from '@featurevis/engine/datasets';
 
 export type ThreadRequest =
-  | { type: 'run'; runId: string; view: ModelView; spec: unknown; cancelFlag: SharedArrayBuffer; progressEverySteps: number }
+  /** `referenceSets`: the uploaded reference sets the spec names, at the run's image size (reference-sets.ts). */
+  | { type: 'run'; runId: string; view: ModelView; spec: unknown; cancelFlag: SharedArrayBuffer; progressEverySteps: number; referenceSets: ReferenceImageSet[] }
   /** Score finished images (PNG batches) by the spec's objective on this model, without optimising. */
   | { type: 'score'; runId: string; view: ModelView; spec: unknown; imageSets: Uint8Array[][] }
   | { type: 'model-files'; runId: string; modelJson: unknown; weights: Record<string, Uint8Array> }

@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@featurevis/engine/backends';
 import { loadModel } from '@featurevis/engine/models';
 import { scoreImages, visualize, CanceledError, InvalidSpecError, type LoadedModel, type VisualizationSpec } from '@featurevis/engine';
+import { provideReferenceSets } from '@featurevis/engine/datasets';
 import type { ModelView } from '@featurevis/contracts';
 import type { ThreadRequest, ThreadResponse } from './engine-protocol.ts';
 
@@ -42,8 +43,9 @@ async function modelFor(runId: string, view: ModelView): Promise<LoadedModel> {
 }
 
 async function run(message: Extract<ThreadRequest, { type: 'run' }>) {
-  const { runId, view, spec, cancelFlag, progressEverySteps } = message;
+  const { runId, view, spec, cancelFlag, progressEverySteps, referenceSets } = message;
   const flag = new Int32Array(cancelFlag);
+  const withdrawReferenceSets = provideReferenceSets(referenceSets);
   try {
     const backend = await ready;
     const model = await modelFor(runId, view);
@@ -59,6 +61,8 @@ async function run(message: Extract<ThreadRequest, { type: 'run' }>) {
     const e = err as Error & { field?: string };
     const kind = err instanceof CanceledError ? 'canceled' : err instanceof InvalidSpecError ? 'invalid' : 'error';
     send({ type: 'failed', runId, kind, message: e.message, field: e.field, stack: e.stack });
+  } finally {
+    withdrawReferenceSets();
   }
 }
 

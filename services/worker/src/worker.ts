@@ -5,11 +5,13 @@
 import { Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '@featurevis/config';
-import type { ModelCatalog } from '@featurevis/catalog';
+import { ReferenceSetCatalog, type ModelCatalog } from '@featurevis/catalog';
+import type { EngineSettingsRequest } from '@featurevis/contracts';
 import { createRedis, QUEUE_NAME, writeSweepManifestIfComplete, type JobOutcome, type JobStore, type QueuedJobData } from '@featurevis/queue';
 import type { Storage } from '@featurevis/storage';
 import { EnginePool } from './engine-pool.ts';
 import { createProcessor } from './process-job.ts';
+import { ReferenceSetLoader } from './reference-sets.ts';
 
 export interface WorkerDeps {
   config: Config;
@@ -28,6 +30,7 @@ export interface RunningWorker {
 
 export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
   const { config, store, storage, catalog, logger } = deps;
+  const referenceSets = new ReferenceSetLoader(new ReferenceSetCatalog(storage), config.referenceSetCacheMb * 1024 * 1024);
   const engine = new EnginePool({
     size: config.workerConcurrency,
     backendPreference: config.tfjsBackend,
@@ -38,6 +41,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
       const weights = Object.fromEntries(await Promise.all(paths.map(async (p) => [p, await files.readWeights(p)] as const)));
       return { modelJson: files.modelJson, weights };
     },
+    loadReferenceSets: (spec, sizePx) => referenceSets.forRun(spec as EngineSettingsRequest, sizePx),
   });
   const backend = await engine.backend();
   logger.info({ backend: backend.name, package: backend.package }, 'TensorFlow.js backend selected');

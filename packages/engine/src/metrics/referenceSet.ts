@@ -1,8 +1,8 @@
 /**
  * The reference image set (request field `reference`, issue 3 "how far beyond natural images" and
  * issue 5 "dataset examples"): each batch item's objective evaluated on every image of a set of natural
- * images — for now the bundled procedural `shapes` set, the bundled models' training distribution. The
- * metrics `referenceMax` and `referenceRatio` and the top-k / bottom-k dataset examples are read from
+ * images — the bundled procedural `shapes` set (the bundled models' training distribution) or a set
+ * uploaded through the API (datasets/referenceSets.ts). The metrics `referenceMax` and `referenceRatio` and the top-k / bottom-k dataset examples are read from
  * this one evaluation.
  *
  * What is evaluated is the unit, not the batch: `diversity` terms compare the batch items with each
@@ -17,7 +17,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Objective as ObjectiveSpec, ResolvedReference } from '@featurevis/contracts';
-import { LABELS, renderShape } from '../datasets/index.ts';
+import { referenceImageSource, type ReferenceImageSource } from '../datasets/index.ts';
 import { buildObjective, dependsOnPosition } from '../objectives/index.ts';
 import { encodePng } from '../png.ts';
 import type { DatasetExample, LoadedModel } from '../types.ts';
@@ -29,8 +29,8 @@ export const REFERENCE_CHUNK_IMAGES = 64;
 export interface ReferenceEvaluation {
   reference: ResolvedReference;
   sizePx: number;
-  /** Class index of each reference image (the set knows its labels). */
-  labels: Int32Array;
+  /** Where the images come from; `source.count` of them were evaluated. */
+  source: ReferenceImageSource;
   /** values[item][image]: batch item's objective on each reference image. */
   values: Float32Array[];
   /** The same (diversity-free) objective on the run's final images, one per item. */
@@ -66,24 +66,6 @@ export function unitObjective(spec: ObjectiveSpec): ObjectiveSpec | null {
     }
     default: return spec;
   }
-}
-
-/**
- * Reference images [start, start + count) of the `shapes` set at `sizePx`, NHWC RGB in [0,1]. Image k
- * takes class k mod n (the classes in turn) and depends only on (seed, k, size), exactly as
- * `generateShapes` draws them, so a chunk is rendered without the images before it.
- */
-function renderReferenceImages(reference: ResolvedReference, start: number, count: number, sizePx: number): { pixels: Float32Array; labels: number[] } {
-  const pixelsPerImage = sizePx * sizePx * 3;
-  const pixels = new Float32Array(count * pixelsPerImage);
-  const labels: number[] = [];
-  for (let k = 0; k < count; k++) {
-    const index = start + k;
-    const label = index % LABELS.length;
-    pixels.set(renderShape(label, { seed: reference.seed, index, sizePx }).pixels, k * pixelsPerImage);
-    labels.push(label);
-  }
-  return { pixels, labels };
 }
 
 function layerActivations(model: LoadedModel, objective: Objective, images: tf.Tensor4D): Activations {
@@ -126,16 +108,15 @@ async function evaluateObjective(
   spec: { reference: ResolvedReference; batch: number; sizePx: number; finalImages: tf.Tensor4D },
 ): Promise<ReferenceEvaluation> {
   const { reference, batch, sizePx } = spec;
+  const source = referenceImageSource(reference.set, { seed: reference.seed, count: reference.count, sizePx, field: 'reference.set' });
   const perPosition = dependsOnPosition(unit);
-  const values = Array.from({ length: batch }, () => new Float32Array(reference.count));
-  const labels = new Int32Array(reference.count);
-  for (let start = 0; start < reference.count; start += REFERENCE_CHUNK_IMAGES) {
-    const count = Math.min(REFERENCE_CHUNK_IMAGES, reference.count - start);
-    const chunk = renderReferenceImages(reference, start, count, sizePx);
-    labels.set(chunk.labels, start);
+  const values = Array.from({ length: batch }, () => new Float32Array(source.count));
+  for (let start = 0; start < source.count; start += REFERENCE_CHUNK_IMAGES) {
+    const count = Math.min(REFERENCE_CHUNK_IMAGES, source.count - start);
+    const pixels = source.pixels(Array.from({ length: count }, (_, k) => start + k));
     // [batch, count]: row i is item i's objective on the chunk's images.
     const chunkValues = tf.tidy(() => {
-      const activations = layerActivations(model, objective, tf.tensor4d(chunk.pixels, [count, sizePx, sizePx, 3]));
+      const activations = layerActivations(model, objective, tf.tensor4d(pixels, [count, sizePx, sizePx, 3]));
       if (!perPosition) return tf.tile(tf.reshape(objective.value(activations, count), [1, count]), [batch, 1]);
       const columns = Array.from({ length: count }, (_, j) => objective.value(repeatImage(activations, j, batch), batch));
       return tf.stack(columns, 1);
@@ -147,7 +128,7 @@ async function evaluateObjective(
   const finalTensor = tf.tidy(() => objective.value(layerActivations(model, objective, spec.finalImages), batch));
   const finalValues = Array.from(await finalTensor.data());
   finalTensor.dispose();
-  return { reference, sizePx, labels, values, finalValues };
+  return { reference, sizePx, source, values, finalValues };
 }
 
 /** Each item's largest objective value on the reference set. */
@@ -158,11 +139,11 @@ export function referenceMaxima(evaluation: ReferenceEvaluation): number[] {
 /**
  * Dataset examples: per batch item, the `reference.examples` reference images with the highest
  * objective (kind 'top', rank 0 the highest) and those with the lowest ('bottom', rank 0 the lowest),
- * re-rendered from the set and encoded as PNGs. Ties go to the lower reference index.
+ * read again from the set and encoded as PNGs. Ties go to the lower reference index.
  */
 export function datasetExamples(evaluation: ReferenceEvaluation): DatasetExample[] {
-  const { reference, sizePx, labels } = evaluation;
-  const k = Math.min(reference.examples, reference.count);
+  const { reference, sizePx, source } = evaluation;
+  const k = Math.min(reference.examples, source.count);
   const examples: DatasetExample[] = [];
   evaluation.values.forEach((row, item) => {
     const order = Array.from(row.keys()).sort((a, b) => row[b] - row[a] || a - b);
@@ -170,9 +151,9 @@ export function datasetExamples(evaluation: ReferenceEvaluation): DatasetExample
     const picks: Array<[DatasetExample['kind'], number[]]> = [['top', order.slice(0, k)], ['bottom', bottomOrder.slice(0, k)]];
     for (const [kind, indices] of picks) {
       indices.forEach((referenceIndex, rank) => {
-        const { pixels } = renderShape(labels[referenceIndex], { seed: reference.seed, index: referenceIndex, sizePx });
+        const pixels = source.pixels([referenceIndex]);
         examples.push({
-          index: item, kind, rank, value: row[referenceIndex], referenceIndex, label: LABELS[labels[referenceIndex]],
+          index: item, kind, rank, value: row[referenceIndex], referenceIndex, label: source.label(referenceIndex),
           width: sizePx, height: sizePx, png: encodePng(pixels, sizePx, sizePx),
         });
       });

@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { ObjectiveTerm } from '@featurevis/contracts';
-import { LABELS, renderShape } from '../datasets/index.ts';
+import { referenceImageSource } from '../datasets/index.ts';
 import { decodePng } from '../png.ts';
 import { InvalidSpecError } from '../types.ts';
 import { requireLayer, type ObjectiveFactory } from './context.ts';
@@ -25,11 +25,12 @@ const EPSILON = 1e-12;
 /** The target image, [1, size, size, 3] RGB in [0,1], or an InvalidSpecError at `<field>.image`. */
 function targetImage(image: InversionSpec['image'], sizePx: number | undefined, field: string): tf.Tensor4D {
   if (typeof image !== 'string') {
-    const { index, seed = 0 } = image.reference;
+    const { set, index, seed = 0 } = image.reference;
     const size = sizePx ?? 32;
-    // The same image as a `reference` set's image `index` (metrics/referenceSet.ts): classes in turn.
-    const { pixels } = renderShape(index % LABELS.length, { seed, index, sizePx: size });
-    return tf.tensor4d(pixels, [1, size, size, 3]);
+    // The same image as a `reference` set's image `index` (metrics/referenceSet.ts).
+    const source = referenceImageSource(set, { seed, count: Number.MAX_SAFE_INTEGER, sizePx: size, field: `${field}.image.reference.set` });
+    if (index >= source.count) throw new InvalidSpecError(`reference set "${set}" has ${source.count} images; there is no image ${index}`, `${field}.image.reference.index`);
+    return tf.tensor4d(source.pixels([index]), [1, size, size, 3]);
   }
   let decoded: ReturnType<typeof decodePng>;
   try {
@@ -51,7 +52,7 @@ export const inversion: ObjectiveFactory<InversionSpec> = (spec, { model, field,
   // Flattened once: [1, features]; each item's activations are compared with it by broadcasting.
   const targetFlat = keep(tf.tidy(() => tf.reshape(model.activations(targetImage(spec.image, imageSizePx, field), [spec.layer])[0], [1, -1]) as tf.Tensor2D));
   const targetSquaredNorm = keep(tf.tidy(() => tf.maximum(tf.sum(tf.square(targetFlat)), EPSILON)));
-  const source = typeof spec.image === 'string' ? 'an image' : `shapes image ${spec.image.reference.index}`;
+  const source = typeof spec.image === 'string' ? 'an image' : `${spec.image.reference.set} image ${spec.image.reference.index}`;
   return objective(`inversion of ${source} at ${spec.layer} (${metric})`, [spec.layer], (activations, batchSize) => {
     const flat = tf.reshape(activationsOf(activations, spec.layer), [batchSize, -1]);
     if (metric === 'cosine') {

@@ -5,7 +5,7 @@
  * to RGB. Without it the optimiser spends its steps on colour noise that natural images never show.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { generateShapes } from '../datasets/shapesDataset.ts';
+import { colourStatisticsImages } from '../datasets/referenceSets.ts';
 import { EigenvalueDecomposition, Matrix, inverse } from 'ml-matrix';
 
 /** A 3×3 matrix as rows. */
@@ -90,21 +90,24 @@ function applyColorMatrix(images: tf.Tensor4D, matrix: tf.Tensor2D): tf.Tensor4D
 }
 
 /** What a request's `decorrelate` may name: Lucid's fixed matrix, a given one, or one computed from an image set. */
-export type DecorrelateOption = boolean | { matrix: ColorMatrix } | { images: 'shapes' };
+export type DecorrelateOption = boolean | { matrix: ColorMatrix } | { images: string };
 
-let shapesMatrix: ColorMatrix | undefined;
+/** Matrices computed from image sets, by set and content (sets are immutable once stored). */
+const setMatrices = new Map<string, ColorMatrix>();
 
 /**
  * The colour matrix a `decorrelate` option names (not false). `{ images: 'shapes' }` computes it from
  * the bundled procedural image set (256 images, seed 0, 32 px; the set the bundled models learned),
- * once per process.
+ * `{ images: '<id>' }` from every image of an uploaded reference set; each once per process.
  */
 export function resolveColorMatrix(option: Exclude<DecorrelateOption, false>): ColorMatrix {
   if (option === true) return IMAGENET_COLOR_CORRELATION_SQRT;
   if ('matrix' in option) return option.matrix;
-  if (!shapesMatrix) {
-    const { images } = generateShapes({ count: 256, seed: 0, sizePx: 32 });
-    shapesMatrix = colorCorrelationSqrtFromImages(images);
+  const images = colourStatisticsImages(option.images);
+  let matrix = setMatrices.get(images.key);
+  if (!matrix) {
+    matrix = colorCorrelationSqrtFromImages(images.pixels());
+    setMatrices.set(images.key, matrix);
   }
-  return shapesMatrix;
+  return matrix;
 }

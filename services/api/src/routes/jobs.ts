@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { JobList, JobListQuery, JobRequest, JobView, Problem } from '@featurevis/contracts';
 import { ModelNotFoundError } from '@featurevis/catalog';
-import { compareModels, resolveJobSpec } from '../resolve-spec.ts';
+import { checkReferenceSets, compareModels, resolveJobSpec } from '../resolve-spec.ts';
 import { jobView } from '../views.ts';
 import { modelForRequest, problemResponses } from './shared.ts';
 
@@ -23,6 +23,7 @@ export const jobRoutes: FastifyPluginAsync = async (app) => {
     const model = await modelForRequest(app, body.model);
     const compared = await compareModels(body, model, (id) => app.catalog.get(id).catch((err) => { if (err instanceof ModelNotFoundError) return null; throw err; }));
     const spec = resolveJobSpec(body, model, app.config, compared);
+    await checkReferenceSets(body, (id) => app.referenceSets.has(id));
     const key = (request.headers['idempotency-key'] as string | undefined) ?? undefined;
     const added = await app.store.add(spec, key, body);
     const { id, replayed } = added;

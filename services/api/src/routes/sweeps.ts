@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { SweepQuery, SweepRequest, SweepView } from '@featurevis/contracts';
 import { ApiError } from '../problems.ts';
-import { checkLayer, resolveSettings } from '../resolve-spec.ts';
+import { checkLayer, checkReferenceSets, resolveSettings } from '../resolve-spec.ts';
 import { sweepView } from '../views.ts';
 import { IdempotencyHeaders } from './jobs.ts';
 import { modelForRequest, problemResponses } from './shared.ts';
@@ -28,6 +28,7 @@ export const sweepRoutes: FastifyPluginAsync = async (app) => {
     if (end - start > app.config.maxSweepChannels) throw new ApiError(422, `channels: ${end - start} units is over the limit of ${app.config.maxSweepChannels} (MAX_SWEEP_CHANNELS)`, 'channels');
     const { layer: _layer, channels: _channels, ...settings } = body;
     const spec = resolveSettings(settings, model, app.config);
+    await checkReferenceSets(settings, (id) => app.referenceSets.has(id));
     const key = request.headers['idempotency-key'] as string | undefined;
     const added = await app.store.addSweep({ model: body.model, layer: body.layer, start, end, spec, manifestKey: sweepManifestKey }, key, body);
     const { id, replayed } = added;
