@@ -8,6 +8,7 @@ import { Job, Queue, type JobsOptions, type JobState } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { JobStatus } from '@featurevis/contracts';
 import { IdempotencyMismatchError, JobConflictError, JobNotFoundError } from './errors.ts';
+import { batchKeyOf, type BatchKeyOptions } from './batch-key.ts';
 import { keys, QUEUE_NAME, sweepJobId, type Keys } from './keys.ts';
 import { CANCELED_BEFORE_START_REASON, isCanceledReason, type JobOutcome, type JobRecord, type JobSpec, type ProgressData, type QueuedJobData } from './records.ts';
 
@@ -76,28 +77,36 @@ export class JobStore {
 
   /**
    * Queues one job. With an idempotency key, the same key and body return the job made the first
-   * time (`replayed: true`); the same key with another body is an IdempotencyMismatchError.
+   * time (`replayed: true`); the same key with another body is an IdempotencyMismatchError. A job that
+   * may share a batched run is also indexed under its compatibility key (batch-key.ts) while it waits.
    */
-  async add(spec: JobSpec, idempotencyKey?: string, idempotentBody: unknown = spec): Promise<{ id: string; replayed: true } | { id: string; replayed: false; record: JobRecord }> {
+  async add(spec: JobSpec, idempotencyKey?: string, idempotentBody: unknown = spec, batching: BatchKeyOptions = {}): Promise<{ id: string; replayed: true } | { id: string; replayed: false; record: JobRecord }> {
     const id = `j-${randomUUID()}`;
     if (idempotencyKey) {
       const claimed = await this.claimIdempotencyKey(idempotencyKey, idempotentBody, id);
       if (claimed !== id) return { id: claimed, replayed: true };
     }
     const createdAt = Date.now();
-    const data: QueuedJobData = { spec, sweepId: null, createdAt };
-    // One round trip: the index entry and BullMQ's add are both sent before either answer is awaited
+    const batchKey = batchKeyOf(spec, batching);
+    const data: QueuedJobData = { spec, sweepId: null, createdAt, ...(batchKey ? { batchKey } : {}) };
+    // One round trip: the index entries and BullMQ's add are all sent before any answer is awaited
     // (on one connection, so in this order). Not one MULTI: an ioredis pipeline copies every script
     // BullMQ defines (64) when it is made, about 140 µs of CPU, more than a request's other Redis work.
+    // The batch index entry goes first: a worker that takes the job finds it there to remove.
     this.coalesceWrites();
     try {
       await Promise.all([
         this.redis.zadd(this.keys.jobIndex, 0, indexMember(createdAt, id)),
+        ...(batchKey ? [
+          this.redis.zadd(this.keys.batchWaiting(batchKey), createdAt, id),
+          this.redis.expire(this.keys.batchWaiting(batchKey), this.options.retentionS),
+        ] : []),
         this.queue.add(QUEUE_NAME, data, this.jobOptions(id)),
       ]);
     } catch (err) {
       // The key must not stay bound to a job that was never queued: a retry with it would get a 404.
       if (idempotencyKey) await this.redis.del(this.keys.idempotency(idempotencyKey)).catch(() => {});
+      if (batchKey) await this.redis.zrem(this.keys.batchWaiting(batchKey), id).catch(() => {});
       throw err;
     }
     // The job as it was just queued: what `get(id)` reads back for a waiting job, without the round trip.
@@ -201,6 +210,7 @@ export class JobStore {
     }
     await this.redis.set(this.keys.cancel(id), '1', 'EX', this.options.retentionS);
     await this.redis.publish(this.keys.cancelChannel, id);
+    await this.leaveBatchIndex(id, before.data);
     if (before.status === 'queued') await this.recordFinal(id, before.data.sweepId, 'canceled');
     return this.get(id);
   }
@@ -221,7 +231,47 @@ export class JobStore {
     await this.redis.hincrby(this.keys.sweepCounts(sweepId), 'running', delta);
   }
 
-  // ---- batched sweep units (see services/worker/src/sweep-batch.ts) ----
+  // ---- batched runs: sweep units and compatible jobs (see services/worker/src/batch-runs.ts) ----
+
+  /**
+   * Takes a job for the worker that BullMQ handed it to: its claim key is set to its own id unless a
+   * batched run holds it already. Returns the holder: the job's own id (this worker runs it; also when
+   * an earlier attempt of it held the claim) or the leader's.
+   */
+  async claimOwn(id: string, ttlS: number): Promise<string> {
+    const set = await this.redis.set(this.keys.batchClaim(id), id, 'EX', ttlS, 'NX');
+    if (set === 'OK') return id;
+    return (await this.redis.get(this.keys.batchClaim(id))) ?? this.claimOwn(id, ttlS); // expired between the two calls
+  }
+
+  /** Takes a job out of the index of waiting jobs that may share a run (taken, claimed or canceled). */
+  async leaveBatchIndex(id: string, data: Pick<QueuedJobData, 'batchKey'>): Promise<void> {
+    if (data.batchKey) await this.redis.zrem(this.keys.batchWaiting(data.batchKey), id);
+  }
+
+  /**
+   * Claims up to `max` waiting, uncanceled jobs with the compatibility key `batchKey`, oldest first, for
+   * a batched run led by `leaderId`. Only jobs already waiting: no job is held back for companions.
+   */
+  async claimCompatibleJobs(batchKey: string, max: number, leaderId: string, ttlS: number): Promise<Array<{ id: string; spec: JobSpec }>> {
+    const claimed: Array<{ id: string; spec: JobSpec }> = [];
+    const index = this.keys.batchWaiting(batchKey);
+    while (claimed.length < max) {
+      const ids = await this.redis.zrange(index, 0, String(max - claimed.length + 7));
+      if (ids.length === 0) break;
+      for (const id of ids) {
+        if (claimed.length >= max) break;
+        // Whoever removes the entry considers the job; a job another worker took is skipped by its claim.
+        if (id === leaderId || (await this.redis.zrem(index, id)) === 0) continue;
+        if ((await this.queue.getJobState(id)) !== 'waiting' || (await this.isCancelRequested(id))) continue;
+        if ((await this.redis.set(this.keys.batchClaim(id), leaderId, 'EX', ttlS, 'NX')) !== 'OK') continue;
+        const job = await Job.fromId<QueuedJobData, JobOutcome>(this.queue, id);
+        if (!job) { await this.releaseClaims([id]); continue; }
+        claimed.push({ id, spec: job.data.spec });
+      }
+    }
+    return claimed;
+  }
 
   /**
    * Claims up to `max` units of a sweep after `channel` that are still waiting in the queue and not
@@ -250,13 +300,16 @@ export class JobStore {
     if (ids.length) await this.redis.del(...ids.map((id) => this.keys.batchClaim(id)));
   }
 
-  /** The job id of the batched run that holds this unit, if any. */
-  async claimOf(id: string): Promise<string | null> {
-    return this.redis.get(this.keys.batchClaim(id));
-  }
-
-  async putBatchedOutcome(id: string, outcome: JobOutcome): Promise<void> {
-    await this.redis.set(this.keys.batchOutcome(id), JSON.stringify(outcome), 'EX', this.options.retentionS);
+  /**
+   * Leaves a batched job's outcome for its own job to return, unless the job was canceled meanwhile
+   * (checked and set in one script, so a cancel is either before, and no outcome is stored, or after).
+   */
+  async putBatchedOutcome(id: string, outcome: JobOutcome): Promise<boolean> {
+    const stored = await this.redis.eval(
+      "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2]) return 1",
+      2, this.keys.cancel(id), this.keys.batchOutcome(id), JSON.stringify(outcome), String(this.options.retentionS),
+    );
+    return stored === 1;
   }
 
   async batchedOutcome(id: string): Promise<JobOutcome | null> {

@@ -12,10 +12,15 @@ export function keys(prefix: string) {
     idempotency: (key: string) => `${prefix}:idempotency:${key}`,
     sweep: (id: string) => `${prefix}:sweep:${id}`,
     sweepCounts: (id: string) => `${prefix}:sweep:${id}:counts`,
-    /** A sweep unit taken into another unit's batched run: holds the leader's job id, expires unless renewed. */
+    /**
+     * Who runs a job: the job itself (its worker took it) or the leader of the batched run that holds it.
+     * Set only if absent, expires unless renewed.
+     */
     batchClaim: (id: string) => `${prefix}:batch:claim:${id}`,
     /** A unit's result, computed in another unit's batched run, for the unit's own job to return. */
     batchOutcome: (id: string) => `${prefix}:batch:outcome:${id}`,
+    /** Waiting jobs that may share a run, by compatibility key (batch-key.ts): member job id, score createdAt. */
+    batchWaiting: (batchKey: string) => `${prefix}:batch:waiting:${batchKey}`,
   };
 }
 export type Keys = ReturnType<typeof keys>;

@@ -8,6 +8,8 @@ export interface QueuedJobData {
   spec: JobSpec;
   sweepId: string | null;
   createdAt: number;
+  /** Set when the job may share a batched run with other waiting jobs of the same key (batch-key.ts). */
+  batchKey?: string;
 }
 
 export interface StoredImage {

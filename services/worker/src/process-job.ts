@@ -11,7 +11,7 @@ import { CANCELED_BEFORE_START_REASON, CANCELED_REASON, type JobOutcome, type Jo
 import type { Storage } from '@featurevis/storage';
 import { runComparison } from './compare-job.ts';
 import { EngineRunError, type EnginePool } from './engine-pool.ts';
-import { awaitBatchedOutcome, batchCapacity, batchedSpec, CLAIM_TTL_S, isBatchableUnit, renewWhileRunning, type BatchLimits } from './sweep-batch.ts';
+import { batchCapacity, batchedSpec, claimCompanions, discardOutcome, renewWhileRunning, takeJob, type BatchLimits } from './batch-runs.ts';
 
 export const jobKeys = {
   image: (id: string, index: number) => `jobs/${id}/image-${index}.png`,
@@ -28,11 +28,15 @@ export interface ProcessorDeps {
   engine: EnginePool;
   logger: Logger;
   progressEverySteps: number;
-  /** Sweep units optimised together (sweep-batch.ts). */
+  /** Sweep units and compatible jobs optimised together (batch-runs.ts). */
   batch: BatchLimits;
+  /** Counters the worker exposes: engine runs started, tensors the engine left behind. */
+  stats: WorkerStats;
   /** Running jobs' cancel handles, for the cancel channel. */
   running: Map<string, () => void>;
 }
+
+export interface WorkerStats { engineRuns: number; leakedTensors: number }
 
 export function createProcessor(deps: ProcessorDeps) {
   const { store, storage, catalog, engine, running } = deps;
@@ -48,29 +52,32 @@ export function createProcessor(deps: ProcessorDeps) {
       await store.recordFinal(id, sweepId, status);
     };
 
+    // Taken: no batched run may claim it from the index of waiting jobs any more (batch-runs.ts).
+    await store.leaveBatchIndex(id, job.data);
     if (await store.isCancelRequested(id)) {
       log.info('canceled before it started; not run');
+      // Canceled after a batched run stored its result: nobody will read what that run wrote for it.
+      const computed = await store.batchedOutcome(id);
+      if (computed) await discardOutcome(storage, computed);
       await finish('canceled');
       throw new UnrecoverableError(CANCELED_BEFORE_START_REASON);
     }
-    if (sweepId && ((await store.claimOf(id)) || (await store.batchedOutcome(id)))) {
-      // Another worker's batched run took this unit (sweep-batch.ts): its result comes from there.
-      const batched = await awaitBatchedOutcome(store, id, () => store.isCancelRequested(id));
-      if (batched === 'canceled') {
-        log.info('canceled while its batched run was going');
-        await finish('canceled');
-        throw new UnrecoverableError(CANCELED_REASON);
-      }
-      if (batched) {
-        log.info('result computed in a batched sweep run');
-        await finish('succeeded');
-        return batched;
-      }
-      log.info('its batched run gave it back; running it on its own');
+    const taken = await takeJob(store, id, () => store.isCancelRequested(id));
+    if (taken === 'canceled') {
+      log.info('canceled while a batched run held it');
+      await finish('canceled');
+      throw new UnrecoverableError(CANCELED_REASON);
+    }
+    if (taken !== 'run') {
+      log.info('result computed in a batched run');
+      await finish('succeeded');
+      return taken;
     }
     if (sweepId) await store.markSweepRunning(sweepId, 1);
     const startedAt = Date.now();
-    let claimedIds: string[] = [];
+    // This job's own claim and those of the companions it claims, renewed while the run goes.
+    const claims = [id];
+    const stopRenewing = renewWhileRunning(store, claims);
     try {
       let view;
       try { view = await catalog.get(spec.model); } catch (err) {
@@ -89,20 +96,15 @@ export function createProcessor(deps: ProcessorDeps) {
         await finish('succeeded');
         return outcome;
       }
-      // This unit and, for a sweep, the next waiting units of the same sweep that fit the batch budget.
-      const units: Array<{ id: string; spec: JobSpec }> = [{ id, spec }];
-      if (sweepId && isBatchableUnit(spec)) {
-        const capacity = batchCapacity(deps.batch, spec.image?.size ?? view.input.defaultSizePx);
-        if (capacity > 1) {
-          const { channel, layer } = spec.objective as { channel: number; layer: string };
-          const sweep = await store.getSweep(sweepId);
-          const claimed = await store.claimSweepUnits(sweepId, channel, sweep.end, capacity - 1, id, CLAIM_TTL_S);
-          claimedIds = claimed.map((unit) => unit.id);
-          for (const unit of claimed) units.push({ id: unit.id, spec: { ...spec, objective: { type: 'channel', layer, channel: unit.channel } } as JobSpec });
-        }
-      }
-      const runSpec = units.length > 1 ? batchedSpec(spec, units.map((unit) => unit.spec.objective as { channel: number })) : spec;
+      // This job and the waiting jobs that fit its batch budget: a sweep's next units, or jobs that
+      // differ from it only in their objective (batch-runs.ts).
+      const capacity = batchCapacity(deps.batch, spec.image?.size ?? view.input.defaultSizePx);
+      const companions = await claimCompanions(store, { id, data: job.data }, capacity);
+      claims.push(...companions.map((companion) => companion.id));
+      const units: Array<{ id: string; spec: JobSpec }> = [{ id, spec }, ...companions];
+      const runSpec = units.length > 1 ? batchedSpec(spec, units) : spec;
       log.info({ model: spec.model, steps: spec.steps, attempt: job.attemptsMade + 1, ...(units.length > 1 ? { batchedUnits: units.length } : {}) }, 'job started');
+      deps.stats.engineRuns += 1;
       const handle = engine.run(view, runSpec, {
         progressEverySteps: deps.progressEverySteps,
         onProgress: (p) => { job.updateProgress(p).catch((err) => log.warn({ err }, 'progress update failed')); },
@@ -110,13 +112,15 @@ export function createProcessor(deps: ProcessorDeps) {
       running.set(id, handle.cancel);
       // A cancel that arrived between the check above and registering the handle.
       if (await store.isCancelRequested(id)) handle.cancel();
-      const stopRenewing = renewWhileRunning(store, claimedIds);
-      const output = await handle.promise.finally(() => { running.delete(id); stopRenewing(); });
+      const output = await handle.promise.finally(() => { running.delete(id); });
+      deps.stats.leakedTensors += output.leakedTensors;
       if (output.leakedTensors > 0) log.warn({ leakedTensors: output.leakedTensors }, 'engine left tensors behind');
 
       const finishedAt = Date.now();
-      const outcomes: JobOutcome[] = [];
+      let leaderOutcome: JobOutcome | null = null;
       for (const [item, unit] of units.entries()) {
+        // A companion canceled while the run went gets nothing written; its own job reports the cancel.
+        if (item > 0 && await store.isCancelRequested(unit.id)) continue;
         // In a batched run each unit owns one batch item, stored as that unit's image 0.
         const own = <T extends { index: number }>(list: T[]) => units.length > 1 ? list.filter((x) => x.index === item).map((x) => ({ ...x, index: 0 })) : list;
         const images = [];
@@ -155,7 +159,9 @@ export function createProcessor(deps: ProcessorDeps) {
           seed: spec.seed,
           backend: output.backend,
           attempt: job.attemptsMade + 1,
-          // In a batched run the trace is the batch's mean objective per step; each unit's final value is in metrics.
+          // In a batched run the trace is the batch's mean objective per step; each unit's final value is in
+          // metrics. The run's random numbers come from the leader's seed (`seed`), so the same batch
+          // (leader seed, these objectives in this order) reproduces the images (batch-runs.ts).
           ...(units.length > 1 ? { batch: { leader: id, units: units.length, item, trace: 'batch mean' } } : {}),
           trace: output.trace,
           metrics,
@@ -168,16 +174,18 @@ export function createProcessor(deps: ProcessorDeps) {
           startedAt: new Date(startedAt).toISOString(),
           finishedAt: new Date(finishedAt).toISOString(),
         }, null, 2), { contentType: 'application/json' });
-        outcomes.push({ images, ...(attributions.length ? { attributions } : {}), ...(examples.length ? { examples } : {}), snapshots, metadata: { key: metadataKey }, metrics });
+        const outcome: JobOutcome = { images, ...(attributions.length ? { attributions } : {}), ...(examples.length ? { examples } : {}), snapshots, metadata: { key: metadataKey }, metrics };
+        if (item === 0) leaderOutcome = outcome;
+        // Canceled while its files were written: they go again, the cancel stands.
+        else if (!(await store.putBatchedOutcome(unit.id, outcome))) await discardOutcome(storage, outcome);
       }
-      for (const [item, unit] of units.entries()) if (item > 0) await store.putBatchedOutcome(unit.id, outcomes[item]!);
-      await store.releaseClaims(claimedIds);
+      await store.releaseClaims(claims.slice(1));
       log.info({ durationMs: finishedAt - startedAt, objective: output.metrics.objective, backend: output.backend, units: units.length }, 'job succeeded');
       await finish('succeeded');
-      return outcomes[0]!;
+      return leaderOutcome!;
     } catch (err) {
-      // Units this run had claimed run on their own when a worker takes them.
-      await store.releaseClaims(claimedIds).catch((e) => log.warn({ err: e }, 'could not release batched units'));
+      // Jobs this run had claimed run on their own when a worker takes them.
+      await store.releaseClaims(claims.slice(1)).catch((e) => log.warn({ err: e }, 'could not release batched jobs'));
       if (err instanceof EngineRunError && err.kind === 'canceled') {
         log.info('canceled while running');
         await finish('canceled');
@@ -193,6 +201,8 @@ export function createProcessor(deps: ProcessorDeps) {
       throw err;
     } finally {
       running.delete(id);
+      stopRenewing();
+      await store.releaseClaims([id]).catch((e) => log.warn({ err: e }, 'could not release its own claim'));
       if (sweepId) await store.markSweepRunning(sweepId, -1);
     }
   };

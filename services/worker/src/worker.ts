@@ -10,7 +10,7 @@ import type { EngineSettingsRequest } from '@featurevis/contracts';
 import { createRedis, QUEUE_NAME, writeSweepManifestIfComplete, type JobOutcome, type JobStore, type QueuedJobData } from '@featurevis/queue';
 import type { Storage } from '@featurevis/storage';
 import { EnginePool } from './engine-pool.ts';
-import { createProcessor } from './process-job.ts';
+import { createProcessor, type WorkerStats } from './process-job.ts';
 import { ReferenceSetLoader } from './reference-sets.ts';
 
 export interface WorkerDeps {
@@ -25,6 +25,8 @@ export interface RunningWorker {
   worker: Worker<QueuedJobData, JobOutcome>;
   engine: EnginePool;
   backend: { name: string; package: string };
+  /** Engine runs started (a batched run counts once) and tensors the engine left behind, since start. */
+  stats: WorkerStats;
   close(): Promise<void>;
 }
 
@@ -47,6 +49,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
   logger.info({ backend: backend.name, package: backend.package }, 'TensorFlow.js backend selected');
 
   const running = new Map<string, () => void>();
+  const stats: WorkerStats = { engineRuns: 0, leakedTensors: 0 };
   const subscriber = createRedis(config.redisUrl!, 'subscriber');
   // Handed to BullMQ, which closes only the connections it made itself: closed below.
   const connection = createRedis(config.redisUrl!, 'worker');
@@ -57,7 +60,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
   });
 
   const worker = new Worker<QueuedJobData, JobOutcome>(QUEUE_NAME, createProcessor({
-    store, storage, catalog, engine, logger, progressEverySteps: config.progressEverySteps, running,
+    store, storage, catalog, engine, logger, progressEverySteps: config.progressEverySteps, running, stats,
     batch: { maxUnits: config.sweepBatchMax, pixelBudget: config.sweepBatchPixels },
   }), {
     connection,
@@ -82,7 +85,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
   worker.on('error', (err) => logger.error({ err }, 'worker error'));
 
   return {
-    worker, engine, backend,
+    worker, engine, backend, stats,
     async close() {
       // worker.close() waits for running jobs and can hang while Redis is unreachable: bound it. A job
       // cut off here keeps its state in Redis; its lock lapses and another worker re-runs it as stalled.

@@ -25,7 +25,8 @@ export const jobRoutes: FastifyPluginAsync = async (app) => {
     const spec = resolveJobSpec(body, model, app.config, compared);
     await checkReferenceSets(body, (id) => app.referenceSets.has(id));
     const key = (request.headers['idempotency-key'] as string | undefined) ?? undefined;
-    const added = await app.store.add(spec, key, body);
+    // Jobs that differ only in their objective may share one batched run (packages/queue batch-key.ts).
+    const added = await app.store.add(spec, key, body, { modelHash: model.hash, seedPinned: body.seed !== undefined });
     const { id, replayed } = added;
     request.log.info({ jobId: id, replayed }, replayed ? 'idempotent replay' : 'job queued');
     // A new job is reported as it was accepted, queued, even if a worker has already taken it: the
