@@ -6,7 +6,8 @@
  *   1. render the parameterisation to RGB images in [0,1];
  *   2. apply the random transforms, run the model, and compute objective − Σ weight·penalty;
  *   3. take the gradient with respect to the images (with Lucid's redirected ReLU gradient during the
- *      first `reluGradientOverrideSteps`), optionally normalise it per image;
+ *      first `reluGradientOverrideSteps`; with `priorWeighting: 'relative'` the penalties' gradients are
+ *      scaled by the objective gradient's RMS, see relativeLossGradient), optionally normalise it per image;
  *   4. carry it back to the parameterisation's variables (a vector-Jacobian product through `render`)
  *      and let the optimiser (Adam or SGD with momentum) take its step;
  *   5. run the priors' step hooks (blur every k steps, clipping).
@@ -219,18 +220,23 @@ function optimizationStep(run: Run, step: number): tf.Scalar {
   try {
     tf.tidy(() => {
       const images = run.parameterization.render();
-      // The optimiser minimises, so the loss is minus the objective. Summed (not averaged) over the batch,
-      // so each image's gradient is that of its own objective whatever the batch size.
-      const loss = (x: tf.Tensor): tf.Scalar => {
+      // The optimiser minimises, so the loss gradient is minus the objective's. Sums (not means) over the
+      // batch, so each image's gradient is that of its own objective whatever the batch size.
+      const objectiveSum = (x: tf.Tensor): tf.Scalar => {
         let transformed = x as tf.Tensor4D;
         for (const transform of run.transforms) transformed = transform(transformed, run.random);
         const values = run.objective.value(run.activations(transformed), run.batch);
         objectiveMean = tf.keep(tf.mean(values)) as tf.Scalar;
-        let total: tf.Tensor = tf.sum(values);
-        for (const { penalty, weight } of run.penalties) total = tf.sub(total, tf.mul(tf.sum(penalty(x as tf.Tensor4D)), weight));
-        return tf.neg(total) as tf.Scalar;
+        return tf.sum(values) as tf.Scalar;
       };
-      const lossGradient = tf.grad(loss)(images) as tf.Tensor4D;
+      const penaltySum = (x: tf.Tensor): tf.Scalar => {
+        let total: tf.Tensor = tf.scalar(0);
+        for (const { penalty, weight } of run.penalties) total = tf.add(total, tf.mul(tf.sum(penalty(x as tf.Tensor4D)), weight));
+        return total as tf.Scalar;
+      };
+      const lossGradient = run.penalties.length > 0 && run.settings.priorWeighting === 'relative'
+        ? relativeLossGradient(images, objectiveSum, penaltySum)
+        : tf.grad((x: tf.Tensor) => tf.neg(tf.sub(objectiveSum(x), penaltySum(x))) as tf.Scalar)(images) as tf.Tensor4D;
       if (run.attributionSum) {
         // Fel et al. 2023: the transparency map accumulates |∂loss/∂image| (before normalisation).
         const previous = run.attributionSum;
@@ -238,6 +244,7 @@ function optimizationStep(run: Run, step: number): tf.Scalar {
         previous.dispose();
       }
       const stepGradient = run.settings.optimizer.normalizeGradients ? normalizeGradients(lossGradient) : lossGradient;
+      // The pixel gradient carried back to the parameterisation's variables: ∂/∂θ Σ render(θ)·g = Jᵀg.
       const { grads } = tf.variableGrads(() => tf.sum(tf.mul(run.parameterization.render(), stepGradient)) as tf.Scalar, run.parameterization.variables);
       run.optimizer.applyGradients(grads);
       const objectiveGradient = tf.neg(lossGradient) as tf.Tensor4D;
@@ -249,6 +256,31 @@ function optimizationStep(run: Run, step: number): tf.Scalar {
     throw error;
   }
   return objectiveMean!;
+}
+
+/**
+ * `priorWeighting: 'relative'` (engine-spec PriorWeighting): −(g − s·N·Σ w·∂penalty/∂x) per batch item,
+ * where g is the objective's pixel gradient, s its root mean square over the item's pixels and colours
+ * and N the item's number of values (height·width·3).
+ *
+ * Why this scale: the penalties are means over the image, so N·∂penalty/∂x is the slope of one pixel's
+ * own term (l2: 2(x − ½)); g/s is the objective's gradient at unit RMS per pixel, whatever the
+ * objective's units — the survey's point that a regulariser weight is only meaningful next to a
+ * normalised objective (Simonyan et al. 2014 fix it per class model; Mahendran & Vedaldi 2015 divide the
+ * inversion loss by ||Φ0||² for the same reason). Unit RMS rather than unit L2 norm so the balance does
+ * not change with the image size. The sum is multiplied back by s, so the step has the objective's
+ * own scale: with SGD the learning rate keeps its meaning, and `normalizeGradients` still divides the
+ * combined gradient by its RMS afterwards.
+ */
+function relativeLossGradient(images: tf.Tensor4D, objectiveSum: (x: tf.Tensor) => tf.Scalar, penaltySum: (x: tf.Tensor) => tf.Scalar): tf.Tensor4D {
+  // The gradient of minus the objective, as the optimiser's loss: the redirected ReLU gradient reads the
+  // sign of its incoming gradient in that convention (optimizers/redirected-relu-gradient.ts).
+  const objectiveLossGradient = tf.grad((x: tf.Tensor) => tf.neg(objectiveSum(x)) as tf.Scalar)(images) as tf.Tensor4D;
+  const penaltyGradient = tf.grad(penaltySum)(images) as tf.Tensor4D;
+  const [, height, width, channels] = images.shape;
+  // A floor on s keeps the penalties acting (weakly) where the objective's gradient vanishes.
+  const rms = tf.maximum(tf.sqrt(tf.mean(tf.square(objectiveLossGradient), [1, 2, 3], true)), 1e-12);
+  return tf.add(objectiveLossGradient, tf.mul(penaltyGradient, tf.mul(rms, height * width * channels))) as tf.Tensor4D;
 }
 
 /** Attribution sums → grey PNGs: mean over colour, each image scaled so its largest value is 1. */

@@ -43,7 +43,7 @@ test('explicit settings override the preset: lists replace it, objects merge by 
     parameterization: { type: 'fourier', decorrelate: false }, priors: [{ type: 'l1' }], transforms: [], optimizer: { learningRate: 0.2 }, snapshots: [9, 3, 3],
   }, model);
   assert.deepEqual(settings.parameterization, { ...PRESETS.lucid.parameterization, decorrelate: false });
-  assert.deepEqual(settings.priors, [{ type: 'l1', weight: 0.01 }]);
+  assert.deepEqual(settings.priors, [{ type: 'l1', weight: 0.3 }]);
   assert.deepEqual(settings.transforms, []);
   assert.equal(settings.optimizer.learningRate, 0.2);
   assert.equal(settings.optimizer.type, PRESETS.lucid.optimizer.type);
@@ -64,8 +64,9 @@ test('every preset raises the objective and leaves no tensors behind, with snaps
     assert.equal(tf.memory().numTensors, before, `${method} left tensors`);
     assert.equal(output.snapshots.length, 2);
     // The lucid preset (sigmoid range, decorrelated Fourier) starts slowest on an untrained model; ppgn
-    // takes plain SGD steps of ε2 times the raw gradient (no Adam scaling), small on the fixture's logits.
-    assert.ok(gain(output) > (({ lucid: 0.02, ppgn: 0.003 } as Record<string, number>)[method] ?? 0.2), `${method}: gain ${gain(output)}`);
+    // takes plain SGD steps of ε2 times the raw gradient (no Adam scaling), small on the fixture's logits;
+    // simonyan's L2 prior holds the contrast down (gain 0.21 against naive's 0.47).
+    assert.ok(gain(output) > (({ lucid: 0.02, ppgn: 0.003, simonyan: 0.1 } as Record<string, number>)[method] ?? 0.2), `${method}: gain ${gain(output)}`);
   }
   assert.equal(tf.memory().numTensors, baseline);
 });
