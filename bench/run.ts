@@ -52,6 +52,8 @@ const columns: Array<[string, (row: BenchRow) => string]> = [
   ['sweep done ms', (r) => fixed(0)(r.serviceSweepMs)],
   ['jobs done ms', (r) => fixed(0)(r.serviceJobsMs)],
   ['sweep/jobs', (r) => fixed(2)(r.serviceSweepVsJobsRatio)],
+  ['grouped jobs ms', (r) => fixed(0)(r.serviceGroupedJobsMs)],
+  ['grouped/jobs', (r) => fixed(2)(r.serviceGroupedVsJobsRatio)],
   ['error', (r) => r.error?.slice(0, 70) ?? ''],
 ];
 

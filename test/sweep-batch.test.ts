@@ -1,5 +1,5 @@
 /**
- * Batched sweep units (services/worker/src/sweep-batch.ts) when things go wrong: a canceled leader
+ * Batched sweep units (services/worker/src/batch-runs.ts) when things go wrong: a canceled leader
  * gives its units back and they run on their own; SWEEP_BATCH_MAX=1 turns batching off.
  */
 import { after, before, describe, test } from 'node:test';

@@ -12,8 +12,9 @@
  * - a sweep as a pipeline user sees it (issue 4, target 3, through the service): POST /v1/sweeps for 64
  *   channels of the sweep layer until the sweep reads `succeeded`, against 64 single-channel
  *   POST /v1/jobs with the same settings until every one reads `succeeded`. Same worker (one, with its
- *   engine thread); the worker batches a sweep's units into one run (services/worker/src/sweep-batch.ts,
- *   SWEEP_BATCH_MAX), while separate jobs run one by one.
+ *   engine thread); the worker batches a sweep's units into one run (services/worker/src/batch-runs.ts,
+ *   SWEEP_BATCH_MAX), while separate jobs with a chosen seed run one by one. The same jobs without a
+ *   seed are grouped: the worker batches those already waiting when it takes one.
  */
 import { execFile } from 'node:child_process';
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -127,12 +128,16 @@ async function timeServiceSweep(baseUrl: string, s: SweepCaseSettings): Promise<
   }
 }
 
-/** One POST /v1/jobs per channel of [0, channels), same settings, until every job reads `succeeded`, in ms. */
-async function timeSeparateJobs(baseUrl: string, s: SweepCaseSettings): Promise<number> {
+/**
+ * One POST /v1/jobs per channel of [0, channels), same settings, until every job reads `succeeded`, in
+ * ms. With the seed in the request each job runs alone (a chosen seed is never grouped); without it the
+ * worker groups the jobs already waiting when it takes one into one batched run (batch-runs.ts).
+ */
+async function timeSeparateJobs(baseUrl: string, s: SweepCaseSettings, grouped = false): Promise<number> {
   const started = performance.now();
   const ids: string[] = [];
   for (let channel = 0; channel < s.channels; channel++) {
-    const posted = await postJson(`${baseUrl}/v1/jobs`, { model: s.model, objective: { type: 'channel', layer: s.layer, channel }, steps: s.steps, seed: s.seed });
+    const posted = await postJson(`${baseUrl}/v1/jobs`, { model: s.model, objective: { type: 'channel', layer: s.layer, channel }, steps: s.steps, ...(grouped ? {} : { seed: s.seed }) });
     if (posted.status !== 202) throw new Error(`POST /v1/jobs answered ${posted.status}: ${JSON.stringify(posted.body)}`);
     ids.push(posted.body.id as string);
   }
@@ -200,21 +205,24 @@ export const serviceGroup: BenchGroup = {
           const rounds = options.quick ? 1 : 2;
           await timeServiceSweep(baseUrl, { ...settings, channels: Math.min(2, settings.channels), steps: 1 }); // warm-up: the batched path
           let jobsMs = 0;
+          let groupedMs = 0;
           let sweepMs = 0;
           let firstUnitMs = 0;
           for (let round = 0; round < rounds; round++) {
             jobsMs += (await timeSeparateJobs(baseUrl, settings)) / rounds;
+            groupedMs += (await timeSeparateJobs(baseUrl, settings, true)) / rounds;
             const sweep = await timeServiceSweep(baseUrl, settings);
             sweepMs += sweep.totalMs / rounds;
             firstUnitMs += sweep.firstUnitMs / rounds;
           }
-          console.error(`  ${settings.channels}-unit sweep through the service: ${sweepMs.toFixed(0)} ms (first unit done at ${firstUnitMs.toFixed(0)} ms); ${settings.channels} separate jobs ${jobsMs.toFixed(0)} ms`);
+          console.error(`  ${settings.channels}-unit sweep through the service: ${sweepMs.toFixed(0)} ms (first unit done at ${firstUnitMs.toFixed(0)} ms); ${settings.channels} separate jobs ${jobsMs.toFixed(0)} ms, grouped ${groupedMs.toFixed(0)} ms`);
           report({
             ...base, variant: `sweep of ${settings.channels} units vs ${settings.channels} one-channel jobs, worker on ${backend}`, model,
             steps: settings.steps, units: settings.channels, serviceSweepMs: sweepMs, serviceJobsMs: jobsMs, serviceSweepVsJobsRatio: sweepMs / jobsMs,
+            serviceGroupedJobsMs: groupedMs, serviceGroupedVsJobsRatio: groupedMs / jobsMs,
             note: `layer ${layer} (${layerChannels} channels); one worker, SWEEP_BATCH_MAX ${config.sweepBatchMax}, SWEEP_BATCH_PIXELS ${config.sweepBatchPixels}; `
               + `the sweep's first unit read succeeded after ${firstUnitMs.toFixed(0)} ms; `
-              + `POST sent → succeeded seen (GET every ${SWEEP_CASE_POLL_MS} ms)` + (rounds > 1 ? `; mean of ${rounds} rounds, each jobs then sweep` : ''),
+              + `POST sent → succeeded seen (GET every ${SWEEP_CASE_POLL_MS} ms)` + (rounds > 1 ? `; mean of ${rounds} rounds, each jobs, grouped jobs, then sweep` : ''),
           });
         } catch (error) {
           report({ ...base, variant: `sweep vs one-channel jobs, worker on ${backend}`, model, error: (error as Error).message });

@@ -57,6 +57,10 @@ export interface BenchRow {
   serviceJobsMs?: number;
   /** serviceSweepMs / serviceJobsMs (issue 4's target 3, as a pipeline user sees it: ≤ 0.25). */
   serviceSweepVsJobsRatio?: number;
+  /** The same jobs without a chosen seed, so that the worker groups those already waiting into batched runs. */
+  serviceGroupedJobsMs?: number;
+  /** serviceGroupedJobsMs / serviceJobsMs. */
+  serviceGroupedVsJobsRatio?: number;
 
   note?: string;
   error?: string;
