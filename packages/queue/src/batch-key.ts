@@ -11,6 +11,7 @@
  * an item's images depend on the batch it was in (per-item random streams in the engine would lift this).
  */
 import { createHash } from 'node:crypto';
+import { stringify as canonicalJson } from 'safe-stable-stringify';
 import type { Objective } from '@featurevis/contracts';
 import type { JobSpec } from './records.ts';
 
@@ -31,16 +32,6 @@ export function isBatchable(spec: JobSpec): boolean {
   return (spec.image?.batch ?? 1) === 1 && !spec.compare && !spec.facets && isPerItemObjective(spec.objective);
 }
 
-/** JSON with object keys sorted, so equal specs hash equally whatever order their fields came in. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
 export interface BatchKeyOptions {
   /** The model's content hash when the API knows it: an upload that replaces a model starts new groups. */
   modelHash?: string;
@@ -53,5 +44,6 @@ export function batchKeyOf(spec: JobSpec, options: BatchKeyOptions = {}): string
   if (options.seedPinned || !isBatchable(spec)) return null;
   const { objective: _objective, seed: _seed, ...settings } = spec;
   const keyed = { settings, modelHash: options.modelHash ?? null };
-  return createHash('sha256').update(canonicalJson(keyed)).digest('hex').slice(0, 32);
+  // Object keys sorted (safe-stable-stringify), so equal specs hash equally whatever their field order.
+  return createHash('sha256').update(canonicalJson(keyed) ?? '').digest('hex').slice(0, 32);
 }
