@@ -41,7 +41,7 @@ export const METHOD_VARIANTS: MethodVariant[] = [
   { name: 'mahendran', description: 'pixels + total variation (Mahendran & Vedaldi 2015)', settings: { method: 'mahendran' } },
   { name: 'lucid', description: 'decorrelated Fourier + jitter/scale/rotate (Olah et al. 2017)', settings: { method: 'lucid' } },
   { name: 'maco', description: 'lucid\'s transforms with the maco parameterisation (Fel et al. 2023; fixed shapes-set spectrum, phases optimised)', settings: { method: 'lucid', parameterization: { type: 'maco' } } },
-  { name: 'generator', description: 'DGN-AM: optimise a generator\'s code (Nguyen et al. 2016)', settings: null },
+  { name: 'generator', description: 'DGN-AM: optimise the code of a generator trained on the shapes set, within the real codes\' range (Nguyen et al. 2016; priors/generator-shapes)', settings: { method: 'generator' } },
   { name: 'sampling', description: 'PPGN sampling in image space: a denoising autoencoder\'s prior (priors/dae-shapes) + ε2·∂log p(y|x)/∂x + noise (Nguyen et al. 2017); the final sample', settings: { sampling: { epsilon1: 0.1, epsilon2: 0.5, epsilon3: 0.02, samples: 1 } }, classScore: 'logProbability' },
 ];
 

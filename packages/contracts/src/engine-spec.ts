@@ -183,6 +183,10 @@ export const ParameterizationSchemas = {
       Closed({ images: ReferenceSetName('Compute the matrix from an image set: `shapes` (the bundled procedural set) or an uploaded reference set\'s id.') }),
     ], { default: true, description: 'Optimise the phases of decorrelated colour channels (the spectrum is taken in the same space), as MACO does.' })),
   }, { title: 'MacoParameterization', description: 'Magnitude-constrained optimisation (Fel et al. 2023): the image\'s Fourier magnitudes are fixed to a natural-image spectrum and only the phases are optimised; the image is standardised and squashed by a sigmoid. Starts from random phases (the init\'s noise std is unused; image inits are refused), has no inverse (no step-hook priors), and returns an attribution map per image: the mean |gradient| of the objective with respect to the image over the steps.' }),
+  generator: Closed({
+    type: Type.Literal('generator'),
+    generator: Type.Optional(Type.Literal('shapes', { default: 'shapes', description: 'Which bundled generator: \'shapes\', the decoder of an autoencoder of the bundled procedural shapes set (32 px, 64-value codes; priors/generator-shapes/).' })),
+  }, { title: 'GeneratorParameterization', description: 'DGN-AM (Nguyen et al. 2016): the image is a trained generator network\'s output, resized to the image size, and the variable is its input code, kept inside the box the codes of real images span (their 1st–99th percentile per dimension) by code = centre + half-width · tanh(v). `noise` starts at the real codes\' mean plus std × their per-dimension std × N(0,1); a constant, mean or image init is encoded by the autoencoder\'s encoder (the first image is the generator\'s version of it). Has no inverse: step-hook priors and facets are refused.' }),
 };
 export const PARAMETERIZATION_TYPES = Object.keys(ParameterizationSchemas) as Array<keyof typeof ParameterizationSchemas>;
 export const Parameterization = unionOf(ParameterizationSchemas, { description: 'How the image is represented by trainable variables.' });
@@ -330,7 +334,7 @@ export type Optimizer = Static<typeof Optimizer>;
 
 // ---- presets ----
 
-export const METHODS = ['naive', 'simonyan', 'yosinski', 'mahendran', 'lucid', 'ppgn'] as const;
+export const METHODS = ['naive', 'simonyan', 'yosinski', 'mahendran', 'lucid', 'ppgn', 'generator'] as const;
 export const Method = Type.Union(METHODS.map((m) => Type.Literal(m)), { description: 'A preset of parameterisation, priors and transforms; explicit settings override it.' });
 export type Method = typeof METHODS[number];
 
@@ -466,6 +470,15 @@ export const PRESETS: Record<Method, Preset> = {
       { type: 'rotate', degrees: [-5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5] },
       { type: 'jitter', px: 1 },
     ],
+    optimizer: { type: 'adam', learningRate: 0.05 },
+  },
+  // DGN-AM (Nguyen et al. 2016) with the bundled shapes generator; tuned in packages/engine/test/generator.test.ts.
+  generator: {
+    description: 'DGN-AM (Nguyen et al. 2016): optimise the code of a generator network trained on the shapes set, kept within the range of real images\' codes, so the image stays one the generator can draw (a learned prior).',
+    parameterization: { type: 'generator', generator: 'shapes' },
+    init: { type: 'noise', std: 0.5 },
+    priors: [],
+    transforms: [],
     optimizer: { type: 'adam', learningRate: 0.05 },
   },
 };

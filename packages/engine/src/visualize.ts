@@ -79,6 +79,7 @@ export async function visualize(model: LoadedModel, spec: VisualizationSpec, opt
   try {
     const { settings } = run;
     for (const ready of run.ready) await ready();
+    await run.parameterization.ready?.();
     const facets = settings.facets ? await startFromFacets(run, model, spec) : null;
     const progressEverySteps = Math.max(1, options.progressEverySteps ?? DEFAULT_PROGRESS_EVERY_STEPS);
     const snapshotSteps = new Set(settings.snapshots);

@@ -64,6 +64,7 @@ test('shapes-a: every parameterisation, prior and transform raises the circle lo
     { type: 'laplacian' }, { type: 'laplacian', decorrelate: true },
     { type: 'cppn', hiddenLayers: 4, hiddenChannels: 12 },
     { type: 'maco' },
+    { type: 'generator' },
   ];
   assert.deepEqual(new Set(parameterizations.map((p) => p.type)), new Set(PARAMETERIZATION_TYPES));
   const variants: Array<Partial<VisualizationSpec>> = [

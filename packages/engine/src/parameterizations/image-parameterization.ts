@@ -28,6 +28,11 @@ export interface ImageParameterization extends Parameterization {
    * beside each image (`VisualizationOutput.attributions`): MACO's transparency map (Fel et al. 2023).
    */
   readonly recordsAttributions?: boolean;
+  /**
+   * Work to finish before the first `render()`, awaited by the loop (the generator parameterisation
+   * loads its network once per process and encodes an image init).
+   */
+  ready?(): Promise<void>;
 }
 
 export type ParameterizationFactory<Options> = (options: Options, context: ParameterizationContext) => ImageParameterization;

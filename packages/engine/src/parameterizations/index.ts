@@ -4,20 +4,22 @@
  */
 import { cppn } from './cppn.ts';
 import { fourier } from './fourier.ts';
+import { generator } from './generator.ts';
 import type { ParameterizationFactory } from './image-parameterization.ts';
 import { laplacian } from './laplacian.ts';
 import { maco } from './maco.ts';
 import { pixel } from './pixel.ts';
 
-export const parameterizations = { pixel, fourier, laplacian, cppn, maco } satisfies Record<string, ParameterizationFactory<never>>;
+export const parameterizations = { pixel, fourier, laplacian, cppn, maco, generator } satisfies Record<string, ParameterizationFactory<never>>;
 export type ParameterizationName = keyof typeof parameterizations;
 
-export { pixel, fourier, laplacian, cppn, maco };
+export { pixel, fourier, laplacian, cppn, maco, generator };
 export type { PixelOptions } from './pixel.ts';
 export type { FourierOptions } from './fourier.ts';
 export type { LaplacianOptions } from './laplacian.ts';
 export type { CppnOptions } from './cppn.ts';
 export type { MacoOptions } from './maco.ts';
+export { codeStatistics, loadGenerator, loadEncoder, GENERATOR_DIRS, type GeneratorOptions, type GeneratorName, type GeneratorParameterization, type CodeStatistics } from './generator.ts';
 export { shapesMagnitudeSpectrum, powerLawMagnitudeSpectrum, SHAPES_SPECTRUM_IMAGE_COUNT, type SpectrumSource } from './magnitude-spectrum.ts';
 export type { ImageParameterization, ParameterizationContext, ParameterizationFactory } from './image-parameterization.ts';
 export { initialImages, DEFAULT_NOISE_STD, type Initialization, type InitializationContext } from './initialization.ts';
