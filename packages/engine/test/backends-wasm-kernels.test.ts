@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // Importing tfjs-layers registers tfjs-core's op gradients, as the engine's model loading does.
 import '@tensorflow/tfjs-layers';
 import { initBackend, wasmGradientKernelNames } from '@featurevis/engine/backends';
+import { useMaxPoolGradPath, type MaxPoolGradPath } from '../src/backends/wasm/max-pool-grad.ts';
 
 type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
 
@@ -148,8 +149,12 @@ function withNonFinite(values: Float32Array): Float32Array {
   return values.map((v, i) => (i % 3 === 0 ? NaN : i % 5 === 0 ? -Infinity : v));
 }
 
-for (const [index, c] of maxPoolCases.entries()) {
-  test(`MaxPoolGrad on WASM equals CPU: input ${c.inputHw}, ${c.channels ?? 3} channels, filter ${c.filter}, stride ${c.stride}, pad ${c.pad}${c.ties ? ', with ties' : ''}${c.nonFinite ? ', NaN and −∞' : ''}`, async () => {
+// A channel count divisible by 4 runs the SIMD kernel in tfjs-backend-wasm's heap ('auto'); the same
+// cases also check the SIMD kernel on copies and the JavaScript loops, which run where that cannot.
+const maxPoolPaths = (channels: number): MaxPoolGradPath[] => (channels % 4 === 0 ? ['auto', 'simdOnCopies', 'javascript'] : ['auto']);
+
+for (const [index, c] of maxPoolCases.entries()) for (const path of maxPoolPaths(c.channels ?? 3)) {
+  test(`MaxPoolGrad on WASM (${path}) equals CPU: input ${c.inputHw}, ${c.channels ?? 3} channels, filter ${c.filter}, stride ${c.stride}, pad ${c.pad}${c.ties ? ', with ties' : ''}${c.nonFinite ? ', NaN and −∞' : ''}`, async () => {
     const [channels, batch] = [c.channels ?? 3, 2];
     const inputShape = [batch, ...c.inputHw, channels];
     const raw = randomValues(inputShape.reduce((a, b) => a * b), 31 + index);
@@ -163,7 +168,8 @@ for (const [index, c] of maxPoolCases.entries()) {
     const inputs = { dy: { values: randomValues(output.values.length, 41 + index), shape: output.shape }, input, output };
     const attrs = { filterSize: c.filter, strides: c.stride, pad: c.pad };
     const expected = await runOn('cpu', tf.MaxPoolGrad, inputs, attrs);
-    const actual = await runOn('wasm', tf.MaxPoolGrad, inputs, attrs);
+    const restorePath = useMaxPoolGradPath(path);
+    const actual = await runOn('wasm', tf.MaxPoolGrad, inputs, attrs).finally(restorePath);
     assert.deepEqual(actual.shape, inputShape);
     assertClose(actual.values, expected.values, 'dx');
   });

@@ -1,6 +1,8 @@
 ;; MaxPoolGrad for the common 2×2, stride-2 max pooling whose windows lie inside the input, NHWC,
 ;; float32, the channel count a multiple of 4: four channels at a time with WebAssembly SIMD.
 ;; Compiled by scripts/build-wasm-kernels.ts into max-pool-grad-2x2.wasm.ts (the bytes, base64).
+;; The memory is imported: tfjs-backend-wasm's own heap, so the kernel reads x and dy and writes dx
+;; where the tensors live (no copies), or a memory of its own where that heap cannot be had.
 ;;
 ;; Semantics are those of TensorFlow's and tfjs's CPU kernel: each window's gradient goes to the first
 ;; largest of its four inputs in row-major order (top-left, top-right, bottom-left, bottom-right);
@@ -11,9 +13,9 @@
 ;; Every input position under a window is written (the gradient or 0); positions under no window
 ;; (a last odd row or column) are left as they are, so the caller zero-fills dx when there are any.
 (module
-  (memory (export "memory") 1)
+  (import "env" "memory" (memory 1))
   (func (export "maxPoolGrad2x2")
-    (param $x i32) (param $dy i32) (param $dx i32)           ;; byte offsets in this module's memory
+    (param $x i32) (param $dy i32) (param $dx i32)           ;; byte offsets in the memory
     (param $batch i32) (param $inHeight i32) (param $inWidth i32) (param $channels i32)
     (param $outHeight i32) (param $outWidth i32)
     (local $channelBytes i32) (local $rowBytes i32) (local $toDx i32)

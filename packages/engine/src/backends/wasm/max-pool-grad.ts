@@ -1,5 +1,5 @@
 /**
- * `MaxPoolGrad` for the WASM backend, in JavaScript: each pooling window's gradient goes to the first
+ * `MaxPoolGrad` for the WASM backend: each pooling window's gradient goes to the first
  * largest input of the window (row-major window order, as tfjs's CPU kernel and TensorFlow choose),
  * summed where windows overlap.
  *
@@ -9,7 +9,8 @@
  * with the usual 2×2/stride-2 case unrolled — and, when the channel count is a multiple of 4, run in
  * WebAssembly SIMD (max-pool-grad-2x2.wat), four channels at a time without branches: the JavaScript
  * loop costs about 4 ns an element on this machine, most of it mispredicted branches (which of four
- * inputs is largest is data-dependent), and was the largest single kernel of a shapes-a step.
+ * inputs is largest is data-dependent), and was the largest single kernel of a shapes-a step. The SIMD kernel works in tfjs-backend-wasm's
+ * own heap where it can (no copies: 64×32×32×16 in about 1 ms against 2.3 ms with copies).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { wasmBase64 as twoByTwoSimdBase64 } from './max-pool-grad-2x2.wasm.ts';
@@ -52,46 +53,100 @@ function twoByTwoNonOverlapping(x: Float32Array, gradient: Float32Array, dx: Flo
   }
 }
 
-interface TwoByTwoSimdKernel {
-  memory: WebAssembly.Memory;
-  maxPoolGrad2x2(x: number, dy: number, dx: number, batch: number, inHeight: number, inWidth: number, channels: number, outHeight: number, outWidth: number): void;
-}
+/** The SIMD kernel's export: byte offsets of x, dy and dx in its memory, then the geometry. */
+type MaxPoolGrad2x2 = (x: number, dy: number, dx: number, batch: number, inHeight: number, inWidth: number, channels: number, outHeight: number, outWidth: number) => void;
 
-/** The SIMD kernel's instance, made on first use; null where the runtime has no WebAssembly SIMD. */
-let twoByTwoSimd: TwoByTwoSimdKernel | null | undefined;
+/** The compiled kernel, made on first use; null where the runtime has no WebAssembly SIMD. */
+let compiledKernel: WebAssembly.Module | null | undefined;
+/** One instance per memory it works in (tfjs-backend-wasm's heap, or a memory of its own). */
+const kernelInstances = new WeakMap<WebAssembly.Memory, MaxPoolGrad2x2 | null>();
 
-function twoByTwoSimdKernel(): TwoByTwoSimdKernel | null {
-  if (twoByTwoSimd === undefined) {
+function simdKernelIn(memory: WebAssembly.Memory): MaxPoolGrad2x2 | null {
+  if (compiledKernel === undefined) {
     try {
-      const instance = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(twoByTwoSimdBase64, 'base64')));
-      twoByTwoSimd = instance.exports as unknown as TwoByTwoSimdKernel;
+      compiledKernel = new WebAssembly.Module(Buffer.from(twoByTwoSimdBase64, 'base64'));
     } catch {
-      twoByTwoSimd = null;
+      compiledKernel = null;
     }
   }
-  return twoByTwoSimd;
+  if (compiledKernel == null) return null;
+  if (!kernelInstances.has(memory)) {
+    try {
+      const instance = new WebAssembly.Instance(compiledKernel, { env: { memory } });
+      kernelInstances.set(memory, instance.exports.maxPoolGrad2x2 as MaxPoolGrad2x2);
+    } catch {
+      kernelInstances.set(memory, null);
+    }
+  }
+  return kernelInstances.get(memory) ?? null;
 }
 
 /**
- * The 2×2 case in WebAssembly SIMD: x and dy are copied into the kernel's own memory (grown as needed;
- * it cannot share tfjs-backend-wasm's heap), dx is computed there and returned as a view of it, valid
- * until the next call (the caller copies it into a tensor at once).
+ * What the in-place path uses of tfjs-backend-wasm: its kernels' own helpers (`getMemoryOffset`,
+ * `makeOutput`, `typedArrayFromHeap` on BackendWasm) and the Emscripten module's exported memory
+ * (`Module.asm.memory`, tfjs-backend-wasm 4.x). Checked at run time; without them the copying path runs.
  */
-function twoByTwoWithSimd(kernel: TwoByTwoSimdKernel, x: Float32Array, gradient: Float32Array, info: tf.backend_util.Conv2DInfo): Float32Array {
+interface WasmHeapBackend {
+  wasm: { asm: { memory: WebAssembly.Memory } };
+  getMemoryOffset(dataId: tf.DataId): number;
+  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
+}
+
+function asWasmHeapBackend(backend: unknown): WasmHeapBackend | null {
+  const candidate = backend as Partial<WasmHeapBackend> & { wasm?: { asm?: { memory?: unknown } } };
+  const memory = candidate?.wasm?.asm?.memory;
+  return memory instanceof WebAssembly.Memory && typeof candidate.getMemoryOffset === 'function'
+    && typeof candidate.makeOutput === 'function' && typeof candidate.typedArrayFromHeap === 'function'
+    ? candidate as WasmHeapBackend : null;
+}
+
+/** Positions under no window (a last odd row or column) are not written by the kernel. */
+function hasUncoveredInput(info: tf.backend_util.Conv2DInfo): boolean {
+  return 2 * info.outHeight < info.inHeight || 2 * info.outWidth < info.inWidth;
+}
+
+/**
+ * The 2×2 case in WebAssembly SIMD, in place in tfjs-backend-wasm's heap: the kernel reads x and dy
+ * where they are and writes dx into the output tensor's memory. Null when the heap cannot be had.
+ */
+function twoByTwoInHeap(backend: unknown, input: tf.TensorInfo, dy: tf.TensorInfo, info: tf.backend_util.Conv2DInfo): tf.TensorInfo | null {
+  const heap = asWasmHeapBackend(backend);
+  if (heap == null || input.dtype !== 'float32' || dy.dtype !== 'float32') return null;
+  const kernel = simdKernelIn(heap.wasm.asm.memory);
+  if (kernel == null) return null;
+  const out = heap.makeOutput([...input.shape], 'float32');
+  if (hasUncoveredInput(info)) heap.typedArrayFromHeap(out).fill(0);
+  kernel(heap.getMemoryOffset(input.dataId), heap.getMemoryOffset(dy.dataId), heap.getMemoryOffset(out.dataId),
+    info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth);
+  return out;
+}
+
+/** A memory of the kernel's own, for the copying path (grown as needed). */
+let ownMemory: WebAssembly.Memory | undefined;
+
+/**
+ * The 2×2 case in WebAssembly SIMD on copies: x and dy copied into a memory of the kernel's own, dx
+ * computed there and returned as a view of it, valid until the next call (the caller copies it into a
+ * tensor at once). Null where the runtime has no WebAssembly SIMD.
+ */
+function twoByTwoOnCopies(x: Float32Array, gradient: Float32Array, info: tf.backend_util.Conv2DInfo): Float32Array | null {
+  ownMemory ??= new WebAssembly.Memory({ initial: 1 });
+  const kernel = simdKernelIn(ownMemory);
+  if (kernel == null) return null;
   const xOffset = 0;
   const dyOffset = x.byteLength;
   const dxOffset = dyOffset + gradient.byteLength;
   const bytesNeeded = dxOffset + x.byteLength;
   const pageBytes = 65536;
-  const pages = Math.ceil(bytesNeeded / pageBytes) - kernel.memory.buffer.byteLength / pageBytes;
-  if (pages > 0) kernel.memory.grow(pages);
-  const memory = kernel.memory.buffer;
+  const pages = Math.ceil(bytesNeeded / pageBytes) - ownMemory.buffer.byteLength / pageBytes;
+  if (pages > 0) ownMemory.grow(pages);
+  const memory = ownMemory.buffer;
   new Float32Array(memory, xOffset, x.length).set(x);
   new Float32Array(memory, dyOffset, gradient.length).set(gradient);
   const dx = new Float32Array(memory, dxOffset, x.length);
-  // Positions under no window (a last odd row or column) are not written by the kernel.
-  if (2 * info.outHeight < info.inHeight || 2 * info.outWidth < info.inWidth) dx.fill(0);
-  kernel.maxPoolGrad2x2(xOffset, dyOffset, dxOffset, info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth);
+  if (hasUncoveredInput(info)) dx.fill(0);
+  kernel(xOffset, dyOffset, dxOffset, info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth);
   return dx;
 }
 
@@ -131,21 +186,37 @@ function anyGeometry(x: Float32Array, gradient: Float32Array, dx: Float32Array, 
   }
 }
 
-export function maxPoolGradInJavaScript(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo {
+/**
+ * Which implementation runs: `auto` takes the SIMD kernel in place where it can, else on copies, else
+ * the JavaScript loops; the tests force the other two to check each against the CPU kernel.
+ */
+export type MaxPoolGradPath = 'auto' | 'simdOnCopies' | 'javascript';
+let path: MaxPoolGradPath = 'auto';
+
+/** Forces a path (tests); returns the function that puts the previous one back. */
+export function useMaxPoolGradPath(next: MaxPoolGradPath): () => void {
+  const previous = path;
+  path = next;
+  return () => { path = previous; };
+}
+
+export function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo {
   const { dy, input } = args.inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
   const attrs = args.attrs as unknown as tf.MaxPoolGradAttrs;
   const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
-  const backend = args.backend as ReadableBackend;
-  const x = backend.readSync(input.dataId) as Float32Array;
-  const gradient = backend.readSync(dy.dataId) as Float32Array;
   const twoByTwo = info.filterHeight === 2 && info.filterWidth === 2 && info.strideHeight === 2 && info.strideWidth === 2
     && info.dilationHeight === 1 && info.dilationWidth === 1 && info.padInfo.top === 0 && info.padInfo.left === 0
     && 2 * info.outHeight <= info.inHeight && 2 * info.outWidth <= info.inWidth;
-  const simd = twoByTwo && info.inChannels % 4 === 0 ? twoByTwoSimdKernel() : null;
-  let dx: Float32Array;
-  if (simd) {
-    dx = twoByTwoWithSimd(simd, x, gradient, info);
-  } else {
+  const simd = twoByTwo && info.inChannels % 4 === 0 && path !== 'javascript';
+  if (simd && path === 'auto') {
+    const inPlace = twoByTwoInHeap(args.backend, input, dy, info);
+    if (inPlace) return inPlace;
+  }
+  const backend = args.backend as ReadableBackend;
+  const x = backend.readSync(input.dataId) as Float32Array;
+  const gradient = backend.readSync(dy.dataId) as Float32Array;
+  let dx = simd ? twoByTwoOnCopies(x, gradient, info) : null;
+  if (dx == null) {
     dx = new Float32Array(x.length);
     if (twoByTwo) twoByTwoNonOverlapping(x, gradient, dx, info);
     else anyGeometry(x, gradient, dx, info);

@@ -19,7 +19,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { conv2dBackpropInputAsForwardConv } from './conv2d-backprop-input.ts';
 import { depthwiseConv2dBackpropInputAsForwardConv } from './depthwise-conv2d-backprop-input.ts';
 import { identityWithoutCopy } from './identity.ts';
-import { maxPoolGradInJavaScript } from './max-pool-grad.ts';
+import { maxPoolGrad } from './max-pool-grad.ts';
 import { tileInJavaScript } from './tile.ts';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
@@ -65,7 +65,7 @@ export function registerWasmGradientKernels(backendName = 'wasm'): () => void {
     }),
     replaceKernel(tf.DepthwiseConv2dNativeBackpropInput, backendName, (original) => (args: KernelArgs) =>
       depthwiseConv2dBackpropInputAsForwardConv(args, original?.kernelFunc)),
-    replaceKernel(tf.MaxPoolGrad, backendName, () => (args: KernelArgs) => maxPoolGradInJavaScript(args)),
+    replaceKernel(tf.MaxPoolGrad, backendName, () => (args: KernelArgs) => maxPoolGrad(args)),
     replaceKernel(tf.Tile, backendName, (original) => (args: KernelArgs) => {
       if (original == null) throw new Error(`no ${tf.Tile} kernel to fall back to on ${backendName}`);
       return tileInJavaScript(args, original.kernelFunc);
