@@ -23,13 +23,14 @@ const baseline = tf.memory().numTensors;
 const statistics = codeStatistics();
 
 /**
- * The classes the generator method draws with p ≥ 0.9 at seed 1 (measured, 32 steps: circle 0.94,
- * square 1.00, red 1.00; triangle 0.80 and cross 0.72 are recognisable but lower). The stripes and the
- * checkerboard stay near 0: the generator cannot draw fine periodic textures (its reconstructions of
- * real stripe and checkerboard images are classified correctly with p ≈ 0 too, MSE ≈ 0.035 against
- * ≤ 0.009 for the shapes), so no code makes them.
+ * The classes the generator method draws with p ≥ 0.9 at both seeds 1 and 2 (measured, 32 steps: seed 1
+ * square 0.99, vertical stripes 1.00, checkerboard 1.00, red 1.00, circle 0.01, triangle 0.48,
+ * horizontal stripes 0.00, cross 0.17; seed 2 circle, square, both stripes, checkerboard and red ≥ 0.99,
+ * triangle and cross ≈ 0). The textures come from the generator's feature loss on shapes-b
+ * (scripts/train-generator.ts); the generator trained on pixel error alone drew no stripes or
+ * checkerboard at all (p ≈ 0 at every seed).
  */
-const ROBUST_CLASSES = ['circle', 'square', 'red'];
+const ROBUST_CLASSES = ['square', 'vertical-stripes', 'checkerboard', 'red'];
 
 const mse = (a: tf.Tensor, b: tf.Tensor): number => tf.tidy(() => tf.mean(tf.squaredDifference(a, b)).dataSync()[0]);
 
@@ -44,25 +45,45 @@ test('the generator reproduces shapes images it was not trained on: G(E(x)) is f
     const reconstructed = generatorModel.predict(encoderModel.predict(heldOut) as tf.Tensor) as tf.Tensor4D;
     return [mse(reconstructed, heldOut), mse(tf.broadcastTo(tf.mean(other, 0, true), heldOut.shape), heldOut)];
   });
-  // Measured: reconstruction 0.020, mean image 0.051 (priors/generator-shapes/training.json: held out 0.0202 vs 0.0509).
+  // Measured: reconstruction 0.021, mean image 0.051 (priors/generator-shapes/training.json: held out 0.0223 vs 0.0509).
   assert.ok(reconstructionMse < 0.025, `reconstruction MSE ${reconstructionMse}`);
   assert.ok(reconstructionMse < 0.5 * meanImageMse, `reconstruction MSE ${reconstructionMse} vs mean image ${meanImageMse}`);
   assert.equal(tf.memory().numTensors, baseline);
 });
 
-test('generator method: every class logit of shapes-a rises in 32 steps, and the classifier sees the class', async () => {
-  const output = await run({ objective: LABELS.map((label) => ({ type: 'class', class: label })) });
-  const start = output.trace[0];
-  assert.equal((output.settings.parameterization as { type: string }).type, 'generator');
-  assert.ok(gain(output) > 1, `mean logit ${start} → ${output.metrics.objective}`);
-  const p = perImage(output, 'classProbability') as number[];
-  console.log(Object.fromEntries(LABELS.map((label, i) => [label, Number(p[i].toFixed(3))])));
-  for (const label of ROBUST_CLASSES) {
-    const value = p[LABELS.indexOf(label)];
-    assert.ok(value >= 0.9, `p(${label}) = ${value}`);
-  }
+test('shapes-a (never used in training) recognises the generator\'s reconstructions of held-out images of every class', () => {
+  const batch = generateShapes({ count: 512, seed: 31_337, sizePx: statistics.sizePx });
+  const predicted = tf.tidy(() => {
+    const reconstructed = generatorModel.predict(encoderModel.predict(shapesTensor(batch)) as tf.Tensor) as tf.Tensor4D;
+    return tf.argMax(model.activations(reconstructed, ['@logits'])[0], -1).dataSync();
+  });
+  const share = LABELS.map((_, c) => {
+    const members = [...batch.labels.keys()].filter((i) => batch.labels[i] === c);
+    return members.filter((i) => predicted[i] === c).length / members.length;
+  });
+  console.log(Object.fromEntries(LABELS.map((label, c) => [label, Number(share[c].toFixed(2))])));
+  // Measured: circle 0.66 (0.78 on the originals), square 0.73, triangle 0.89, horizontal stripes 0.78,
+  // vertical stripes 0.81, checkerboard 0.89, red 1.00, cross 0.77; trained on pixel error alone the
+  // stripes and checkerboard were 0.00 and circle 0.19.
+  for (const [c, label] of LABELS.entries()) assert.ok(share[c] >= 0.55, `${label}: ${share[c]}`);
   assert.equal(tf.memory().numTensors, baseline);
 });
+
+for (const seed of [1, 2]) {
+  test(`generator method (seed ${seed}): every class logit of shapes-a rises in 32 steps, and the classifier sees the class`, async () => {
+    const output = await run({ objective: LABELS.map((label) => ({ type: 'class', class: label })), seed });
+    const start = output.trace[0];
+    assert.equal((output.settings.parameterization as { type: string }).type, 'generator');
+    assert.ok(gain(output) > 1, `mean logit ${start} → ${output.metrics.objective}`);
+    const p = perImage(output, 'classProbability') as number[];
+    console.log(Object.fromEntries(LABELS.map((label, i) => [label, Number(p[i].toFixed(3))])));
+    for (const label of ROBUST_CLASSES) {
+      const value = p[LABELS.indexOf(label)];
+      assert.ok(value >= 0.9, `p(${label}) = ${value}`);
+    }
+    assert.equal(tf.memory().numTensors, baseline);
+  });
+}
 
 test('generator method raises a channel objective (conv3) in 32 steps', async () => {
   const output = await run({ objective: { type: 'channel', layer: 'conv3', channel: 0 }, image: { batch: 2 } });
