@@ -172,6 +172,24 @@ describe('jobs that name an uploaded reference set', () => {
     assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
   });
 
+  test('an inversion target beyond the uploaded set\'s images → 422 naming its index, nothing queued; the last image is accepted', async () => {
+    const inversion = (index: number) => ({ type: 'inversion', layer: 'conv1', image: { reference: { set: 'rgb', index } } });
+    for (const [objective, field] of [
+      [inversion(3), 'objective.image.reference.index'],
+      [{ type: 'sum', terms: [{ objective: { type: 'class', class: 'red' } }, { objective: inversion(7), weight: 0.5 }] }, 'objective.terms[1].objective.image.reference.index'],
+    ] as const) {
+      const before = await svc.services.store.counts();
+      const res = await svc.http.post('/v1/jobs').send({ model: 'shapes-a', steps: 1, image: { size: 32 }, objective });
+      assert.equal(res.status, 422, JSON.stringify(res.body));
+      assert.equal(res.body.field, field);
+      assert.match(res.body.detail, /reference set "rgb" has 3 images/);
+      assert.deepEqual(await svc.services.store.counts(), before, 'nothing was queued');
+    }
+    const last = await svc.http.post('/v1/jobs').send({ model: 'shapes-a', steps: 1, image: { size: 32 }, seed: 1, objective: inversion(2) });
+    assert.equal(last.status, 202, JSON.stringify(last.body));
+    assert.equal((await svc.waitForJob(last.body.id)).status, 'succeeded');
+  });
+
   for (const [name, body, field] of [
     ['reference.set', { reference: { set: 'no-such-set' } }, 'reference.set'],
     ['decorrelate.images', { parameterization: { type: 'pixel', decorrelate: { images: 'no-such-set' } } }, 'parameterization.decorrelate.images'],

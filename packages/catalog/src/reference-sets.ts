@@ -86,13 +86,20 @@ export interface ReferenceSetUpload {
   images: Array<{ name: string; label: string | null; image: RgbImage }>;
 }
 
+/** A reference set a request names, with the field that names it; for an inversion's target, the image's index too. */
+export interface ReferenceSetNamed {
+  id: string;
+  field: string;
+  index?: { value: number; field: string };
+}
+
 /**
  * Every reference set a request names (`reference.set`, `parameterization.decorrelate.images`, an
- * inversion's `image.reference.set`), with the field that names it: the API checks they exist, the
- * worker loads them.
+ * inversion's `image.reference.set`), with the field that names it: the API checks they exist (and that
+ * an inversion's image index is in the set), the worker loads them.
  */
-export function referenceSetsNamed(request: EngineSettingsRequest): Array<{ id: string; field: string }> {
-  const named: Array<{ id: string; field: string }> = [];
+export function referenceSetsNamed(request: EngineSettingsRequest): ReferenceSetNamed[] {
+  const named: ReferenceSetNamed[] = [];
   if (request.reference) named.push({ id: request.reference.set, field: 'reference.set' });
   const decorrelate = (request.parameterization as { decorrelate?: unknown } | undefined)?.decorrelate;
   if (decorrelate && typeof decorrelate === 'object' && 'images' in decorrelate) named.push({ id: String(decorrelate.images), field: 'parameterization.decorrelate.images' });
@@ -101,7 +108,8 @@ export function referenceSetsNamed(request: EngineSettingsRequest): Array<{ id: 
     if (!objective || typeof objective !== 'object') return;
     const node = objective as Record<string, unknown>;
     if (node.type === 'inversion' && node.image && typeof node.image === 'object') {
-      named.push({ id: String((node.image as { reference: { set: string } }).reference.set), field: `${field}.image.reference.set` });
+      const { set, index } = (node.image as { reference: { set: string; index: number } }).reference;
+      named.push({ id: String(set), field: `${field}.image.reference.set`, index: { value: index, field: `${field}.image.reference.index` } });
     }
     for (const [key, value] of Object.entries(node)) if (value && typeof value === 'object' && key !== 'image') walk(value, `${field}.${key}`);
   };
@@ -120,7 +128,12 @@ export class ReferenceSetCatalog {
   }
 
   async has(id: string): Promise<boolean> {
-    try { await this.get(id); return true; } catch (err) { if (err instanceof ReferenceSetNotFoundError) return false; throw err; }
+    return (await this.find(id)) !== null;
+  }
+
+  /** The set's view, or null where no set has the id. */
+  async find(id: string): Promise<ReferenceSetView | null> {
+    try { return await this.get(id); } catch (err) { if (err instanceof ReferenceSetNotFoundError) return null; throw err; }
   }
 
   /** Sets are immutable once stored, so their views are cached for the process's life. */

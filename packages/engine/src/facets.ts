@@ -19,10 +19,10 @@
  * parameterisation's noise and before the transforms'), so a seed reproduces the facets.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Objective as ObjectiveSpec, ResolvedEngineSettings, ResolvedFacets, ResolvedReference } from '@featurevis/contracts';
+import { facetsProblem, type Objective as ObjectiveSpec, type ResolvedEngineSettings, type ResolvedFacets, type ResolvedReference } from '@featurevis/contracts';
 import { referenceImageSource, type ReferenceImageSource } from './datasets/index.ts';
 import { unitObjective } from './metrics/referenceSet.ts';
-import { buildObjective, classIndex, dependsOnPosition, LOGITS } from './objectives/index.ts';
+import { buildObjective, classIndex, LOGITS } from './objectives/index.ts';
 import { InvalidSpecError, type LoadedModel, type VisualizationSpec } from './types.ts';
 import type { Objective, Random } from './units.ts';
 
@@ -50,17 +50,14 @@ export interface FacetsSummary {
   }>;
 }
 
-/** Checks a facets request before any work: an InvalidSpecError naming the field otherwise. */
+/**
+ * Checks a facets request before any work (contracts' facetsProblem, which the API checks before
+ * queueing): an InvalidSpecError naming the field otherwise.
+ */
 export function checkFacets(spec: VisualizationSpec, settings: ResolvedEngineSettings): void {
-  const { facets } = settings;
-  if (!facets) return;
-  if (!settings.reference) throw new InvalidSpecError('facets cluster the top images of a reference set: give `reference` too', 'facets');
-  if (dependsOnPosition(spec.objective)) throw new InvalidSpecError('facets need one objective for the whole batch (not a per-item list or an interpolation)', 'facets');
-  if (spec.image?.batch !== undefined && spec.image.batch !== facets.k) throw new InvalidSpecError(`image.batch is ${spec.image.batch} but facets.k is ${facets.k}: the batch is one image per facet`, 'image.batch');
-  if (facets.top < facets.k) throw new InvalidSpecError(`facets.top (${facets.top}) must be at least facets.k (${facets.k})`, 'facets.top');
-  if (Math.min(facets.top, settings.reference.count) < facets.k) throw new InvalidSpecError(`reference.count (${settings.reference.count}) must be at least facets.k (${facets.k})`, 'facets');
+  const problem = facetsProblem(spec, settings);
+  if (problem) throw new InvalidSpecError(`${problem.field}: ${problem.message}`, problem.field);
 }
-
 
 /**
  * The k facets' mean images [k, size, size, 3] in [0,1] (the caller disposes them) and their summary.

@@ -74,8 +74,12 @@ test('facets are refused with a parameterisation that has no inverse, without a 
   const before = tf.memory().numTensors;
   const base = { model: 'shapes-a', objective: cross, steps: 1, seed: 1, image: { size: 32 }, reference, facets: { k: 2 } };
   const refusals: Array<[Partial<VisualizationSpec>, string]> = [
-    [{ parameterization: { type: 'cppn' } }, 'facets'],
+    // The request's own parameterisation is the field to change (as the API's 422 names it).
+    [{ parameterization: { type: 'cppn' } }, 'parameterization.type'],
+    [{ parameterization: { type: 'maco' } }, 'parameterization.type'],
     [{ reference: undefined }, 'facets'],
+    [{ facets: { k: 3, top: 2 } }, 'facets.top'],
+    [{ reference: { ...reference, count: 2 }, facets: { k: 3 } }, 'facets.k'],
     [{ objective: [cross, cross], image: { size: 32 } }, 'facets'],
     [{ image: { size: 32, batch: 3 } }, 'image.batch'],
   ];

@@ -4,7 +4,7 @@
  * Everything is checked before anything is queued.
  */
 import { randomInt } from 'node:crypto';
-import { DEFAULT_BATCH, DEFAULT_METHOD, DEFAULT_STEPS, MAX_COMPARE_MODELS, REFERENCE_SETS, resolveEngineSettings, type EngineSettingsRequest, type JobRequest, type ModelView } from '@featurevis/contracts';
+import { DEFAULT_BATCH, DEFAULT_METHOD, DEFAULT_STEPS, facetsProblem, MAX_COMPARE_MODELS, REFERENCE_SETS, resolveEngineSettings, type EngineSettingsRequest, type JobRequest, type ModelView, type ReferenceSetView } from '@featurevis/contracts';
 import type { Config } from '@featurevis/config';
 import type { JobSpec } from '@featurevis/queue';
 import { referenceSetsNamed } from '@featurevis/catalog';
@@ -153,44 +153,31 @@ export function resolveJobSpec(request: JobRequest, model: ModelView, limits: Li
   return spec as JobSpec;
 }
 
-/** Whether a per-item list or an interpolation gives batch items different objectives (facets need one). */
-function variesByItem(objective: unknown): boolean {
-  if (Array.isArray(objective)) return true;
-  if (!objective || typeof objective !== 'object') return false;
-  const node = objective as Record<string, unknown>;
-  if (node.type === 'interpolate') return true;
-  if (node.type === 'sum') return (node.terms as Array<{ objective: unknown }>).some((term) => variesByItem(term.objective));
-  if (node.type === 'negate') return variesByItem(node.objective);
-  return false;
-}
-
 /**
- * Multifaceted AM's conditions (the engine's checkFacets, facets.ts), checked before queueing so a
- * request that can never run is a 422 naming the field, not a failed job. The parameterisation is the
- * resolved one (the method's preset's unless the request gives one).
+ * Multifaceted AM's conditions (contracts' facetsProblem, which the engine checks too), before queueing,
+ * so a request that can never run is a 422 naming the field, not a failed job. The parameterisation is
+ * the resolved one (the method's preset's unless the request gives one).
  */
 export function checkFacets(request: JobRequest, model: ModelView): void {
-  const { facets } = request;
-  if (!facets) return;
-  if (!request.reference) throw new ApiError(422, 'facets: facets cluster the top images of a reference set; give `reference` too (e.g. { "set": "shapes" })', 'facets');
-  if (variesByItem(request.objective)) throw new ApiError(422, 'facets: facets need one objective for the whole batch (not a per-item list or an interpolation)', 'facets');
-  if (request.image?.batch !== undefined && request.image.batch !== facets.k) throw new ApiError(422, `image.batch: is ${request.image.batch} but facets.k is ${facets.k}; the batch is one image per facet`, 'image.batch');
+  if (!request.facets) return;
   const settings = resolveEngineSettings(request as EngineSettingsRequest, { defaultSizePx: model.input.defaultSizePx });
-  const { reference } = settings;
-  if (settings.facets!.top < facets.k) throw new ApiError(422, `facets.top: ${settings.facets!.top} must be at least facets.k (${facets.k})`, 'facets.top');
-  if (reference && reference.count < facets.k) throw new ApiError(422, `facets.k: ${facets.k} is more than reference.count (${reference.count}); each facet needs at least one reference image`, 'facets.k');
-  if (!['pixel', 'fourier', 'laplacian'].includes(settings.parameterization.type)) {
-    throw new ApiError(422, `facets: facets start each image from a mean of reference images and need an invertible parameterisation (pixel, fourier, laplacian); "${settings.parameterization.type}" has none`, request.parameterization ? 'parameterization.type' : 'facets');
-  }
+  const problem = facetsProblem(request as EngineSettingsRequest, settings);
+  if (problem) throw new ApiError(422, `${problem.field}: ${problem.message}`, problem.field);
 }
 
 /**
- * The reference sets a request names must exist (bundled `shapes` or uploaded): a 422 naming the field
- * otherwise, before anything is queued. A set uploaded later does not rescue a queued job.
+ * The reference sets a request names must exist (bundled `shapes` or uploaded), and an inversion's
+ * target image must be one of its set's: a 422 naming the field otherwise, before anything is queued.
+ * A set uploaded later does not rescue a queued job. `find` gives an uploaded set's view, or null.
  */
-export async function checkReferenceSets(request: EngineSettingsRequest, exists: (id: string) => Promise<boolean>): Promise<void> {
-  for (const { id, field } of referenceSetsNamed(request)) {
+export async function checkReferenceSets(request: EngineSettingsRequest, find: (id: string) => Promise<Pick<ReferenceSetView, 'count'> | null>): Promise<void> {
+  for (const { id, field, index } of referenceSetsNamed(request)) {
+    // The bundled set is procedural: any index is an image of it.
     if ((REFERENCE_SETS as readonly string[]).includes(id)) continue;
-    if (!(await exists(id))) throw new ApiError(422, `${field}: no reference set with id "${id}" (GET /v1/reference-sets lists them; upload one with POST /v1/reference-sets)`, field);
+    const set = await find(id);
+    if (!set) throw new ApiError(422, `${field}: no reference set with id "${id}" (GET /v1/reference-sets lists them; upload one with POST /v1/reference-sets)`, field);
+    if (index && set.count !== null && index.value >= set.count) {
+      throw new ApiError(422, `${index.field}: reference set "${id}" has ${set.count} images (0–${set.count - 1}); there is no image ${index.value}`, index.field);
+    }
   }
 }

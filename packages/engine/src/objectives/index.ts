@@ -65,17 +65,8 @@ export function buildObjective(spec: ObjectiveSpec, options: { model: LoadedMode
   }
 }
 
-/** Whether item i's objective depends on i (a per-item list or an interpolation somewhere inside). */
-export function dependsOnPosition(spec: ObjectiveSpec): boolean {
-  if (Array.isArray(spec)) return true;
-  switch (spec.type) {
-    case 'interpolate': return true;
-    case 'sum': return spec.terms.some((term) => dependsOnPosition(term.objective));
-    case 'negate': return dependsOnPosition(spec.objective);
-    default: return false;
-  }
-}
-
+// Whether item i's objective depends on i: a rule of the request (contracts), which facets check too.
+export { dependsOnPosition } from '@featurevis/contracts';
 export { ComposableObjective, objective, weightedSum } from './objective.ts';
 export { classIndex, LOGITS } from './class.ts';
 export { interpolationWeights } from './interpolate.ts';

@@ -23,7 +23,7 @@ export const jobRoutes: FastifyPluginAsync = async (app) => {
     const model = await modelForRequest(app, body.model);
     const compared = await compareModels(body, model, (id) => app.catalog.get(id).catch((err) => { if (err instanceof ModelNotFoundError) return null; throw err; }));
     const spec = resolveJobSpec(body, model, app.config, compared);
-    await checkReferenceSets(body, (id) => app.referenceSets.has(id));
+    await checkReferenceSets(body, (id) => app.referenceSets.find(id));
     const key = (request.headers['idempotency-key'] as string | undefined) ?? undefined;
     // Jobs that differ only in their objective may share one batched run (packages/queue batch-key.ts).
     const added = await app.store.add(spec, key, body, { modelHash: model.hash, seedPinned: body.seed !== undefined });

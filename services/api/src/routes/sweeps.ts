@@ -28,7 +28,7 @@ export const sweepRoutes: FastifyPluginAsync = async (app) => {
     if (end - start > app.config.maxSweepChannels) throw new ApiError(422, `channels: ${end - start} units is over the limit of ${app.config.maxSweepChannels} (MAX_SWEEP_CHANNELS)`, 'channels');
     const { layer: _layer, channels: _channels, ...settings } = body;
     const spec = resolveSettings(settings, model, app.config);
-    await checkReferenceSets(settings, (id) => app.referenceSets.has(id));
+    await checkReferenceSets(settings, (id) => app.referenceSets.find(id));
     const key = request.headers['idempotency-key'] as string | undefined;
     const added = await app.store.addSweep({ model: body.model, layer: body.layer, start, end, spec, manifestKey: sweepManifestKey }, key, body);
     const { id, replayed } = added;
