@@ -172,10 +172,6 @@ function assembleAround(objective: Objective & { dispose(): void }, model: Loade
     const type = settings.priors[Number(field.slice('priors['.length, -1))].type;
     throw new InvalidSpecError(`the ${type} prior edits the image between steps and needs an invertible parameterisation (pixel, fourier, laplacian); "${settings.parameterization.type}" has none`, field);
   }
-  if (settings.facets && !parameterization.setImages) {
-    parameterization.dispose();
-    throw new InvalidSpecError(`facets start each image from a mean of reference images and need an invertible parameterisation (pixel, fourier, laplacian); "${settings.parameterization.type}" has none`, 'facets');
-  }
   const optimizer = createOptimizer(settings.optimizer);
   const layers = [...objective.layers];
   const activations = (images: tf.Tensor4D): Activations => {

@@ -10,6 +10,7 @@ import {
   ColorDecorrelation, colorCorrelationSqrtFromImages, IMAGENET_COLOR_CORRELATION_SQRT, RealFourierBasis, parameterizations,
   type ImageParameterization, type ParameterizationContext,
 } from '../src/parameterizations/index.ts';
+import { INVERTIBLE_PARAMETERIZATIONS } from '@featurevis/contracts';
 import { InvalidSpecError } from '../src/types.ts';
 import type { Random } from '../src/units.ts';
 
@@ -240,4 +241,15 @@ test('a CPPN renders valid images, starts uniform, and learns through all its la
   tf.dispose([start, varied]);
   p.dispose();
   assert.throws(() => parameterizations.cppn({}, context({ init: { type: 'image', png: '' } })), InvalidSpecError);
+});
+
+test('the contract\'s invertible parameterisations (facets, step-hook priors) are exactly those with an inverse', () => {
+  for (const [type, create] of Object.entries(parameterizations)) {
+    const p = (create as (options: unknown, context: ParameterizationContext) => ImageParameterization)({ type }, context());
+    try {
+      assert.equal(Boolean(p.setImages), (INVERTIBLE_PARAMETERIZATIONS as readonly string[]).includes(type), `${type}: setImages ${p.setImages ? 'present' : 'absent'}`);
+    } finally {
+      p.dispose();
+    }
+  }
 });
