@@ -27,8 +27,14 @@ export interface LoadedModel {
   dispose(): void;
 }
 
-/** A visualization request as the worker hands it to the engine: the API's request with the seed set. */
-export type VisualizationSpec = JobRequest & { seed: number };
+/**
+ * A visualization request as the worker hands it to the engine: the API's request with the seed set.
+ * `itemSeeds` (engine-level, not a request field) gives each batch item its own random stream, one
+ * seed per item, so that item i's images are those of a batch-1 run seeded with itemSeeds[i] (random.ts;
+ * the worker's grouped runs, issue 4). Without it a batch of 1 draws from `seed` as its own item, and a
+ * larger batch draws everything from `seed` for the whole batch.
+ */
+export type VisualizationSpec = JobRequest & { seed: number; itemSeeds?: number[] };
 
 export interface StepProgress { step: number; steps: number; objective: number }
 

@@ -42,8 +42,12 @@ export interface Parameterization {
   dispose(): void;
 }
 
-/** A differentiable augmentation applied to the rendered images before the model sees them. */
-export type Transform = (images: tf.Tensor4D, random: Random) => tf.Tensor4D;
+/**
+ * A differentiable augmentation applied to the rendered images before the model sees them. With
+ * `itemRandoms` (one stream per batch item, random.ts) each item draws its own offsets or angles from
+ * its own stream; without, one draw serves the batch.
+ */
+export type Transform = (images: tf.Tensor4D, random: Random, itemRandoms?: readonly Random[]) => tf.Tensor4D;
 
 /** A penalty subtracted from the objective (L1, L2, total variation, ...): one value per batch item. */
 export type Penalty = (images: tf.Tensor4D) => tf.Tensor1D;

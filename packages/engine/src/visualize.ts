@@ -17,7 +17,9 @@
  * pixel space whatever the parameterisation.
  *
  * Everything random draws from one seeded `Random` in a fixed order, so the same seed on the same
- * backend gives byte-identical PNGs. Every tensor a run creates is disposed before it returns.
+ * backend gives byte-identical PNGs. With `itemSeeds` (a batch of independent jobs) each item draws
+ * from its own stream instead (random.ts), so an item's images are those of a batch-1 run with its
+ * seed, whatever the batch. Every tensor a run creates is disposed before it returns.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Prior as PriorSpec, ResolvedEngineSettings, Transform as TransformSpec } from '@featurevis/contracts';
@@ -29,7 +31,7 @@ import { parameterizations, type ImageParameterization, type ParameterizationCon
 import { encodeBatch } from './png.ts';
 import { resolveSettings } from './presets.ts';
 import { priors as priorUnits } from './priors/index.ts';
-import { createRandom } from './random.ts';
+import { createRandom, itemRandomsOf } from './random.ts';
 import { transforms as transformUnits } from './transforms/index.ts';
 import { CanceledError, InvalidSpecError, type EncodedImage, type LoadedModel, type VisualizationOutput, type VisualizationSpec, type VisualizeOptions } from './types.ts';
 import type { Activations, Objective, Penalty, Random, StepHook, Transform } from './units.ts';
@@ -62,6 +64,8 @@ interface Run {
   /** The model's activations of the layers the objective reads, by name. */
   activations(images: tf.Tensor4D): Activations;
   random: Random;
+  /** One stream per batch item (random.ts itemRandomsOf); absent for a batch drawn from `random` alone. */
+  itemRandoms?: readonly Random[];
   parameterization: ImageParameterization;
   transforms: Transform[];
   penalties: WeightedPenalty[];
@@ -152,16 +156,21 @@ function assemble(model: LoadedModel, spec: VisualizationSpec): Run {
 function assembleAround(objective: Objective & { dispose(): void }, model: LoadedModel, spec: VisualizationSpec, settings: ResolvedEngineSettings): Run {
   const { batch, size: sizePx } = settings.image;
   const random = createRandom(spec.seed);
-  const { penalties, hooks, hookFields, ready } = buildPriors(settings.priors, { batch, sizePx, steps: settings.steps, random });
+  const itemRandoms = itemRandomsFor(spec, batch, random);
+  if (itemRandoms && itemRandoms.length > 1) {
+    const scaleAt = settings.transforms.findIndex((transform) => transform.type === 'scale');
+    if (scaleAt >= 0) throw new InvalidSpecError(`transforms[${scaleAt}]: the scale transform resizes the whole batch by one factor per step, so batch items cannot draw theirs apart; run items with a scale transform without itemSeeds`, 'itemSeeds');
+  }
+  const { penalties, hooks, hookFields, ready } = buildPriors(settings.priors, { batch, sizePx, steps: settings.steps, random, ...(itemRandoms ? { itemRandoms } : {}) });
   const transforms = settings.transforms.map((transform, i) => buildTransform(transform, `transforms[${i}]`));
   const createParameterization = parameterizations[settings.parameterization.type] as ((options: unknown, context: ParameterizationContext) => ImageParameterization) | undefined;
   if (!createParameterization) throw new InvalidSpecError(`unknown parameterization "${settings.parameterization.type}"`, 'parameterization.type');
   const createOptimizer = optimizers[settings.optimizer.type];
   if (!createOptimizer) throw new InvalidSpecError(`unknown optimizer "${settings.optimizer.type}"`, 'optimizer.type');
-  // The parameterisation draws its initial noise from `random` first, then the transforms draw theirs
-  // step by step: the order is fixed, so a seed reproduces the run.
+  // The parameterisation draws its initial noise from `random` (or each item's stream) first, then the
+  // transforms draw theirs step by step: the order is fixed, so a seed reproduces the run.
   const parameterization = createParameterization(settings.parameterization, {
-    batch, sizePx, random, init: settings.init,
+    batch, sizePx, random, init: settings.init, ...(itemRandoms ? { itemRandoms } : {}),
     ...(model.info.input.mean ? { meanRgb: model.info.input.mean } : {}),
   });
   // A step hook (blur, clipping, L2 decay) writes the edited image back through the parameterisation's
@@ -179,11 +188,21 @@ function assembleAround(objective: Objective & { dispose(): void }, model: Loade
     return new Map(layers.map((layer, i) => [layer, outputs[i]]));
   };
   const attributionSum = parameterization.recordsAttributions ? tf.zeros([batch, sizePx, sizePx, 3]) as tf.Tensor4D : null;
-  return { settings, batch, objective, activations, random, parameterization, transforms, penalties, hooks, ready, optimizer, attributionSum };
+  return { settings, batch, objective, activations, random, ...(itemRandoms ? { itemRandoms } : {}), parameterization, transforms, penalties, hooks, ready, optimizer, attributionSum };
 }
 
 /** The priors' penalties and step hooks; `hookFields` names the request field of each hook's prior. */
-function buildPriors(specs: PriorSpec[], context: { batch: number; sizePx: number; steps: number; random: Random }): { penalties: WeightedPenalty[]; hooks: StepHook[]; hookFields: string[]; ready: Array<() => Promise<void>> } {
+/** The run's per-item streams; `itemSeeds` must give one valid seed per batch item. */
+function itemRandomsFor(spec: VisualizationSpec, batch: number, random: Random): Random[] | undefined {
+  try {
+    return itemRandomsOf(random, spec.seed, batch, spec.itemSeeds);
+  } catch (error) {
+    if (error instanceof RangeError) throw new InvalidSpecError(error.message, 'itemSeeds');
+    throw error;
+  }
+}
+
+function buildPriors(specs: PriorSpec[], context: { batch: number; sizePx: number; steps: number; random: Random; itemRandoms?: readonly Random[] }): { penalties: WeightedPenalty[]; hooks: StepHook[]; hookFields: string[]; ready: Array<() => Promise<void>> } {
   const penalties: WeightedPenalty[] = [];
   const ready: Array<() => Promise<void>> = [];
   const hooks: StepHook[] = [];
@@ -221,7 +240,7 @@ function optimizationStep(run: Run, step: number): tf.Scalar {
       // batch, so each image's gradient is that of its own objective whatever the batch size.
       const objectiveSum = (x: tf.Tensor): tf.Scalar => {
         let transformed = x as tf.Tensor4D;
-        for (const transform of run.transforms) transformed = transform(transformed, run.random);
+        for (const transform of run.transforms) transformed = transform(transformed, run.random, run.itemRandoms);
         const values = run.objective.value(run.activations(transformed), run.batch);
         objectiveMean = tf.keep(tf.mean(values)) as tf.Scalar;
         return tf.sum(values) as tf.Scalar;

@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { InvalidSpecError } from '../types.ts';
+import { drawPerItem } from '../random.ts';
 import { assembleParameterization, variableOf, type ParameterizationFactory } from './image-parameterization.ts';
 import { initialImages, type Initialization, type InitializationContext } from './initialization.ts';
 import { ValidRgb } from './valid-rgb.ts';
@@ -53,7 +54,7 @@ function coordinateGrid(sizePx: number): tf.Tensor3D {
 }
 
 export const cppn: ParameterizationFactory<CppnOptions> = (options, context) => {
-  const { batch, sizePx, random } = context;
+  const { batch, sizePx } = context;
   const layers = options.hiddenLayers ?? 8;
   const hiddenChannels = options.hiddenChannels ?? 24;
   if (!Number.isInteger(layers) || layers < 1 || layers > 32) throw new InvalidSpecError('hiddenLayers must be an integer from 1 to 32', 'parameterization.hiddenLayers');
@@ -70,7 +71,7 @@ export const cppn: ParameterizationFactory<CppnOptions> = (options, context) => 
   for (let layer = 0; layer < layers; layer++) {
     // Variance scaling (fan-in, truncated normal), as Lucid's slim.conv2d initialiser.
     const std = Math.sqrt(1 / inputChannels);
-    variables.push(variableOf(tf.truncatedNormal([batch, inputChannels, hiddenChannels], 0, std, 'float32', random.nextSeed())));
+    variables.push(variableOf(drawPerItem(context, [batch, inputChannels, hiddenChannels], (shape, seed) => tf.truncatedNormal(shape, 0, std, 'float32', seed))));
     variables.push(variableOf(tf.zeros([batch, 1, hiddenChannels])));
     inputChannels = 2 * hiddenChannels;
   }

@@ -24,7 +24,7 @@ export interface FourierOptions extends ColorOptions {
 const OUTPUT_DIVISOR = 4;
 
 export const fourier: ParameterizationFactory<FourierOptions> = (options, context) => {
-  const { batch, sizePx, random } = context;
+  const { batch, sizePx } = context;
   const decayPower = options.decayPower ?? 1;
   if (!(decayPower >= 0)) throw new InvalidSpecError('decayPower must be ≥ 0', 'parameterization.decayPower');
   const validRgb = new ValidRgb(options);
@@ -43,7 +43,7 @@ export const fourier: ParameterizationFactory<FourierOptions> = (options, contex
   }
   const scale = tf.tensor2d(scaleValues, [sizePx, 2 * columns]);
   const spectrumShape = [batch, 3, sizePx, 2 * columns];
-  const spectrum = noiseVariable(spectrumShape, noiseStd(context.init), random);
+  const spectrum = noiseVariable(spectrumShape, noiseStd(context.init), context);
 
   const toRaw = (): tf.Tensor4D => tf.tidy(() => {
     const scaled = tf.reshape(tf.mul(spectrum, scale), [batch * 3, sizePx, 2 * columns]) as tf.Tensor3D;

@@ -36,6 +36,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { modelFilesFromDirectory } from '../models/loadModelFromDirectory.ts';
 import { readModelArtifacts } from '../models/modelArtifacts.ts';
 import { InvalidSpecError } from '../types.ts';
+import { drawPerItem } from '../random.ts';
 import { variableOf, type ImageParameterization, type ParameterizationFactory } from './image-parameterization.ts';
 import { initialImages, noiseStd } from './initialization.ts';
 
@@ -118,7 +119,7 @@ export interface GeneratorParameterization extends ImageParameterization {
 }
 
 export const generator: ParameterizationFactory<GeneratorOptions> = (options, context): GeneratorParameterization => {
-  const { batch, sizePx, random } = context;
+  const { batch, sizePx } = context;
   const name = options.generator ?? 'shapes';
   if (!Object.hasOwn(GENERATOR_DIRS, name)) throw new InvalidSpecError(`unknown generator "${String(name)}"; bundled: ${Object.keys(GENERATOR_DIRS).join(', ')}`, 'parameterization.generator');
   const statistics = codeStatistics(name);
@@ -140,7 +141,7 @@ export const generator: ParameterizationFactory<GeneratorOptions> = (options, co
   const initialCode = tf.tidy(() => {
     const mean = tf.tile(tf.tensor2d(statistics.mean, [1, codeDim]), [batch, 1]);
     const spread = tf.tensor2d(statistics.std, [1, codeDim]);
-    const noise = std === 0 ? tf.zerosLike(mean) : tf.mul(tf.randomNormal([batch, codeDim], 0, std, 'float32', random.nextSeed()), spread);
+    const noise = std === 0 ? tf.zerosLike(mean) : tf.mul(drawPerItem(context, [batch, codeDim], (shape, seed) => tf.randomNormal(shape, 0, std, 'float32', seed)), spread);
     return unconstrained(tf.add(mean, noise) as tf.Tensor2D);
   });
   const variable = variableOf(initialCode);

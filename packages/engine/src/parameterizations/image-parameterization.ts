@@ -5,12 +5,15 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { InvalidSpecError } from '../types.ts';
+import { drawPerItem } from '../random.ts';
 import type { Parameterization, Random } from '../units.ts';
 import { initialImages, type Initialization, type InitializationContext } from './initialization.ts';
 import type { ValidRgb } from './valid-rgb.ts';
 
 export interface ParameterizationContext extends InitializationContext {
   random: Random;
+  /** One stream per batch item when the items draw apart (random.ts itemRandomsOf): noise comes from them. */
+  itemRandoms?: readonly Random[];
   /** Where the variables start; noise (std 0.01) when absent. */
   init?: Initialization;
 }
@@ -89,7 +92,10 @@ export function variableOf(initial: tf.Tensor): tf.Variable {
   return variable;
 }
 
-/** A variable of seeded N(0, std²) values (zeros when std is 0). */
-export function noiseVariable(shape: number[], std: number, random: Random): tf.Variable {
-  return variableOf(std === 0 ? tf.zeros(shape) : tf.randomNormal(shape, 0, std, 'float32', random.nextSeed()));
+/**
+ * A variable of seeded N(0, std²) values (zeros when std is 0) of `shape` = [batch, ...]: each item's
+ * from its own stream when the run has them (random.ts drawPerItem).
+ */
+export function noiseVariable(shape: number[], std: number, randoms: Pick<ParameterizationContext, 'random' | 'itemRandoms'>): tf.Variable {
+  return variableOf(std === 0 ? tf.zeros(shape) : drawPerItem(randoms, shape, (drawShape, seed) => tf.randomNormal(drawShape, 0, std, 'float32', seed)));
 }

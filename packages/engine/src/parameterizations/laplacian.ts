@@ -16,7 +16,7 @@ export interface LaplacianOptions extends ColorOptions {
 }
 
 export const laplacian: ParameterizationFactory<LaplacianOptions> = (options, context) => {
-  const { batch, sizePx, random } = context;
+  const { batch, sizePx } = context;
   const levels = options.levels ?? 4;
   if (!Number.isInteger(levels) || levels < 1 || sizePx >> (levels - 1) < 1) {
     throw new InvalidSpecError(`levels must be an integer from 1 to ${Math.floor(Math.log2(sizePx)) + 1} for ${sizePx} px`, 'parameterization.levels');
@@ -25,7 +25,7 @@ export const laplacian: ParameterizationFactory<LaplacianOptions> = (options, co
   const std = noiseStd(context.init);
   const pyramid = Array.from({ length: levels }, (_, level) => {
     const levelSizePx = Math.floor(sizePx / 2 ** level);
-    return noiseVariable([batch, levelSizePx, levelSizePx, 3], std, random);
+    return noiseVariable([batch, levelSizePx, levelSizePx, 3], std, context);
   });
   return assembleParameterization(
     {

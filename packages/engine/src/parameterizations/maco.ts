@@ -39,6 +39,7 @@ import { assembleParameterization, variableOf, type ImageParameterization, type 
 import { powerLawMagnitudeSpectrum, shapesMagnitudeSpectrum, type SpectrumSource } from './magnitude-spectrum.ts';
 import { ValidRgb } from './valid-rgb.ts';
 import { InvalidSpecError } from '../types.ts';
+import { drawPerItem } from '../random.ts';
 
 export interface MacoOptions {
   /** Whose magnitudes: the bundled shapes set's average ('shapes', default) or 1/f^decayPower. */
@@ -53,7 +54,7 @@ export interface MacoOptions {
 const STANDARDIZE_EPSILON = 1e-5;
 
 export const maco: ParameterizationFactory<MacoOptions> = (options, context): ImageParameterization => {
-  const { batch, sizePx, random } = context;
+  const { batch, sizePx } = context;
   const source = options.spectrum ?? 'shapes';
   const decayPower = options.decayPower ?? 1;
   if (source !== 'shapes' && source !== 'power-law') throw new InvalidSpecError(`unknown spectrum "${String(source)}"`, 'parameterization.spectrum');
@@ -70,7 +71,7 @@ export const maco: ParameterizationFactory<MacoOptions> = (options, context): Im
   const decorrelation = decorrelate === false ? null : new ColorDecorrelation(colourMatrix(decorrelate));
   const validRgb = new ValidRgb({ decorrelate: false, range: 'sigmoid' });
   const phaseShape = [batch, 3, sizePx, columns];
-  const phase = variableOf(tf.randomUniform(phaseShape, -Math.PI, Math.PI, 'float32', random.nextSeed()));
+  const phase = variableOf(drawPerItem(context, phaseShape, (shape, seed) => tf.randomUniform(shape, -Math.PI, Math.PI, 'float32', seed)));
 
   const toRaw = (): tf.Tensor4D => tf.tidy(() => {
     // Row k's mirror (H−k) mod H: row 0 stays, rows 1…H−1 reversed (slices and reverse have gradients on

@@ -11,9 +11,9 @@ import { ValidRgb, type ColorOptions } from './valid-rgb.ts';
 export type PixelOptions = ColorOptions;
 
 export const pixel: ParameterizationFactory<PixelOptions> = (options, context) => {
-  const { batch, sizePx, random } = context;
+  const { batch, sizePx } = context;
   const validRgb = new ValidRgb(options);
-  const values = noiseVariable([batch, sizePx, sizePx, 3], noiseStd(context.init), random);
+  const values = noiseVariable([batch, sizePx, sizePx, 3], noiseStd(context.init), context);
   return assembleParameterization(
     {
       variables: [values],

@@ -65,11 +65,19 @@ export const dae: PriorFactory<DaeOptions> = (options, context) => {
     ready: async () => { await loadDae(); },
     hook: ({ step, parameterization, images }) => {
       if (step % everySteps !== 0) return;
-      // Drawn outside the edit so the Random advances the same way whatever happens inside.
-      const seed = epsilon3 > 0 ? random!.nextSeed() : 0;
+      // Drawn outside the edit so the Random advances the same way whatever happens inside: one seed
+      // for the batch, or one per item from its own stream (random.ts).
+      const itemRandoms = context?.itemRandoms;
+      const seeds = epsilon3 === 0 ? [] : itemRandoms ? itemRandoms.map((itemRandom) => itemRandom.nextSeed()) : [random!.nextSeed()];
       editImages(parameterization, images, (x) => {
         let next = tf.add(x, tf.mul(tf.sub(reconstruct(x), x), epsilon1));
-        if (epsilon3 > 0) next = tf.add(next, tf.randomNormal(x.shape, 0, epsilon3, 'float32', seed));
+        if (epsilon3 > 0) {
+          const [, height, width, channels] = x.shape;
+          const noise = itemRandoms
+            ? tf.concat(seeds.map((seed) => tf.randomNormal([1, height, width, channels], 0, epsilon3, 'float32', seed)), 0)
+            : tf.randomNormal(x.shape, 0, epsilon3, 'float32', seeds[0]);
+          next = tf.add(next, noise);
+        }
         return next as tf.Tensor4D;
       }, 'dae', context);
     },

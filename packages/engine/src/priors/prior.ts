@@ -23,6 +23,8 @@ export interface PriorContext {
   field?: string;
   /** The run's seeded Random, for priors that draw noise between steps (dae). */
   random?: Random;
+  /** One stream per batch item when the items draw apart (random.ts itemRandomsOf). */
+  itemRandoms?: readonly Random[];
 }
 
 export type PriorFactory<Options> = (options: Options, context?: PriorContext) => Prior;

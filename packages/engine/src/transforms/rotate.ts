@@ -6,7 +6,7 @@
  * gradient. Rotation is linear in the image, so it is a sum of four `gatherND`s (the bilinear corners)
  * weighted per output pixel, with its transpose (`scatterND`, registered by cpu and wasm) as the
  * gradient. Indices and weights depend only on the size and the angle, so they are built once per pair
- * and cached.
+ * and cached. With per-item streams each item is rotated by its own angle.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { InvalidSpecError } from '../types.ts';
@@ -85,13 +85,19 @@ export const rotate: TransformFactory<RotateOptions> = (options, context) => {
   const degrees = options.degrees ?? DEFAULT_ROTATE_DEGREES;
   if (degrees.length === 0 || degrees.some((d) => !Number.isFinite(d))) throw new InvalidSpecError('degrees must be a non-empty list of angles', `${context?.field ?? 'transforms'}.degrees`);
   const samplers = new Map<string, Sampler>();
-  return (images, random) => {
-    const angle = randomChoice(random, degrees);
+  const rotateBy = (images: tf.Tensor4D, angle: number): tf.Tensor4D => {
     if (angle % 360 === 0) return images;
     const [, height, width] = images.shape;
     const key = `${height}x${width}@${angle}`;
     let sampler = samplers.get(key);
     if (!sampler) samplers.set(key, sampler = rotationSampler(height, width, angle));
     return sample(images, sampler);
+  };
+  return (images, random, itemRandoms) => {
+    const angles = (itemRandoms ?? [random]).map((stream) => randomChoice(stream, degrees));
+    if (angles.every((angle) => angle === angles[0])) return rotateBy(images, angles[0]);
+    // The sampling is per pixel and per item alike, so rotating the items one by one gives each the
+    // values it would get alone.
+    return tf.concat(angles.map((angle, item) => rotateBy(tf.slice(images, [item, 0, 0, 0], [1, -1, -1, -1]), angle)), 0);
   };
 };
