@@ -2,7 +2,9 @@
  * Compatible jobs share one batched run (services/worker/src/batch-runs.ts): one-image jobs queued
  * with the same model, size, steps and settings and different objectives are optimised together by
  * the first worker that takes one of them, and each job still gets its own images, metadata and
- * status. Jobs that differ in anything but the objective (and an unchosen seed) run apart.
+ * status. Jobs that differ in anything but the objective and the seed run apart. Each item draws from
+ * its own job's seed (the engine's itemSeeds), so a job whose client chose the seed is grouped too and
+ * gets the bytes it would get alone.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -33,7 +35,7 @@ describe('compatible jobs queued before a worker starts', () => {
   before(async () => { svc = await startService({ config: { modelsDir } }); });
   after(async () => { await svc.stop(); });
 
-  test('run as one batch, each with its own objective, images and metadata; other steps or a chosen seed run apart', async () => {
+  test('run as one batch, each with its own objective, images and metadata; other steps run apart', async () => {
     const objectives = [
       { type: 'channel', layer: 'conv1', channel: 0 },
       { type: 'channel', layer: 'conv1', channel: 3 },
@@ -44,7 +46,7 @@ describe('compatible jobs queued before a worker starts', () => {
     const ids = [];
     for (const objective of objectives) ids.push(await post(svc, { objective, steps: 3 }));
     const apart = await post(svc, { objective: objectives[0], steps: 4 });
-    // A chosen seed promises byte-identical images, which only a run of its own keeps.
+    // A chosen seed joins the batch: its item draws from that seed.
     const seeded = await post(svc, { objective: objectives[1], steps: 3, seed: 7 });
 
     const worker = await svc.startWorker();
@@ -52,8 +54,8 @@ describe('compatible jobs queued before a worker starts', () => {
     const apartJob = await svc.waitForJob(apart);
     const seededJob = await svc.waitForJob(seeded);
     for (const job of [...jobs, apartJob, seededJob]) assert.equal(job.status, 'succeeded', `${job.id}: ${JSON.stringify(job.error)}`);
-    // One run for the five compatible jobs (the first one taken leads it), one each for the other two.
-    assert.equal(worker.stats.engineRuns, 3);
+    // One run for the six compatible jobs (the first one taken leads it), one for the other steps.
+    assert.equal(worker.stats.engineRuns, 2);
     assert.equal(worker.stats.leakedTensors, 0);
 
     const items = new Set<number>();
@@ -64,7 +66,10 @@ describe('compatible jobs queued before a worker starts', () => {
       assert.deepEqual(metadata.settings.objective, objectives[k]);
       assert.equal(metadata.settings.image.batch, 1);
       assert.equal(metadata.batch.leader, ids[0]);
-      assert.equal(metadata.batch.units, objectives.length);
+      assert.equal(metadata.batch.units, objectives.length + 1);
+      assert.equal(metadata.batch.seed, 'own');
+      assert.equal(metadata.seed, job.spec.seed, 'each job\'s own (generated) seed is its seed');
+      assert.equal(typeof metadata.seed, 'number');
       items.add(metadata.batch.item);
       assert.equal(typeof job.result!.metrics.objective, 'number');
       assert.equal(job.result!.images.length, 1);
@@ -73,14 +78,72 @@ describe('compatible jobs queued before a worker starts', () => {
       assert.deepEqual([png.width, png.height], [16, 16]);
     }
     assert.equal(items.size, objectives.length, 'each job is its own batch item');
+    assert.equal(new Set(jobs.map((job) => job.spec.seed as number)).size, objectives.length, 'unseeded jobs got seeds of their own');
     // Different objectives, different optimised values: each job reports its own item's.
     assert.equal(new Set(jobs.map((job) => job.result!.metrics.objective)).size, objectives.length);
     const apartMetadata = await metadataOf(svc, apartJob);
     assert.equal(apartMetadata.batch, undefined);
     assert.equal(apartMetadata.settings.steps, 4);
     const seededMetadata = await metadataOf(svc, seededJob);
-    assert.equal(seededMetadata.batch, undefined);
+    assert.equal(seededMetadata.batch.leader, ids[0]);
     assert.equal(seededMetadata.seed, 7);
+  });
+});
+
+describe('a job whose client chose the seed', () => {
+  let svc: ServiceHandle;
+  before(async () => { svc = await startService({ config: { modelsDir } }); });
+  after(async () => { await svc.stop(); });
+
+  const pngOf = async (job: JobView) => Buffer.from((await svc.fetchFile(job.result!.images[0]!.url)).body);
+
+  test('gives the same PNG bytes grouped with other jobs as run alone', async () => {
+    const seeded = { objective: { type: 'channel', layer: 'conv1', channel: 3 }, steps: 4, seed: 7, method: 'lucid', transforms: [{ type: 'pad', px: 2 }, { type: 'jitter', px: 2 }, { type: 'rotate' }] };
+    const first = await post(svc, { objective: { type: 'class', class: 1 }, steps: 4, seed: 123, method: 'lucid', transforms: seeded.transforms });
+    const grouped = await post(svc, seeded);
+    const other = await post(svc, { objective: { type: 'channel', layer: 'conv2', channel: 5 }, steps: 4, method: 'lucid', transforms: seeded.transforms });
+    const worker = await svc.startWorker();
+    const [firstJob, groupedJob, otherJob] = await Promise.all([first, grouped, other].map((id) => svc.waitForJob(id)));
+    for (const job of [firstJob, groupedJob, otherJob]) assert.equal(job.status, 'succeeded', `${job.id}: ${JSON.stringify(job.error)}`);
+    assert.equal(worker.stats.engineRuns, 1, 'the three jobs shared one run');
+    const groupedMetadata = await metadataOf(svc, groupedJob);
+    assert.equal(groupedMetadata.batch.units, 3);
+    assert.equal(groupedMetadata.seed, 7);
+
+    // The same request again, now alone in the queue: its own run, the same bytes.
+    const aloneJob = await svc.waitForJob(await post(svc, seeded));
+    assert.equal(aloneJob.status, 'succeeded');
+    assert.equal(worker.stats.engineRuns, 2);
+    assert.equal((await metadataOf(svc, aloneJob)).batch, undefined);
+    assert.deepEqual(await pngOf(aloneJob), await pngOf(groupedJob));
+    assert.notDeepEqual(await pngOf(firstJob), await pngOf(groupedJob));
+  });
+});
+
+describe('jobs with a scale transform', () => {
+  let svc: ServiceHandle;
+  before(async () => { svc = await startService({ config: { modelsDir } }); });
+  after(async () => { await svc.stop(); });
+
+  test('group only without a chosen seed: scale draws one factor for the whole batch, from the leader\'s seed', async () => {
+    const body = (objective: object, seed?: number) => ({ objective, steps: 2, transforms: [{ type: 'scale' }], ...(seed === undefined ? {} : { seed }) });
+    const unseeded = [await post(svc, body({ type: 'class', class: 0 })), await post(svc, body({ type: 'class', class: 1 }))];
+    const seeded = [await post(svc, body({ type: 'class', class: 2 }, 5)), await post(svc, body({ type: 'class', class: 3 }, 6))];
+    const worker = await svc.startWorker();
+    const unseededJobs = await Promise.all(unseeded.map((id) => svc.waitForJob(id)));
+    const seededJobs = await Promise.all(seeded.map((id) => svc.waitForJob(id)));
+    for (const job of [...unseededJobs, ...seededJobs]) assert.equal(job.status, 'succeeded', `${job.id}: ${JSON.stringify(job.error)}`);
+    assert.equal(worker.stats.engineRuns, 3, 'the unseeded pair shared a run; each seeded job ran alone');
+    for (const job of unseededJobs) {
+      const metadata = await metadataOf(svc, job);
+      assert.equal(metadata.batch.seed, 'leader');
+      assert.equal(metadata.seed, unseededJobs[0].spec.seed);
+    }
+    for (const [k, job] of seededJobs.entries()) {
+      const metadata = await metadataOf(svc, job);
+      assert.equal(metadata.batch, undefined);
+      assert.equal(metadata.seed, 5 + k);
+    }
   });
 });
 

@@ -6,13 +6,16 @@
  * share a run when everything else of their spec is identical: the compatibility key hashes the spec
  * without its objective and its seed.
  *
- * A job whose client chose the seed runs alone: the API promises byte-identical images for the same
- * seed, and a batched run draws its noise and transforms for the whole batch from the leader's seed, so
- * an item's images depend on the batch it was in (per-item random streams in the engine would lift this).
+ * The seed does not matter because each item of a batched run draws from its own seed (the engine's
+ * per-item random streams, `itemSeeds`): its noise, transform offsets and angles are those of a run of
+ * its own, so a job whose client chose the seed gets the same bytes grouped or alone (on one backend),
+ * as the API promises. One exception: the `scale` transform resizes the whole batch by one factor per
+ * step, so its items cannot draw apart; a job with it groups only when its seed was not chosen, and
+ * then the whole run draws from the leader's seed (`drawsPerItem`).
  */
 import { createHash } from 'node:crypto';
 import { stringify as canonicalJson } from 'safe-stable-stringify';
-import type { Objective } from '@featurevis/contracts';
+import { resolveEngineSettings, type Objective } from '@featurevis/contracts';
 import type { JobSpec } from './records.ts';
 
 const PER_ITEM_TYPES = new Set(['neuron', 'channel', 'layer', 'class', 'direction', 'region']);
@@ -32,16 +35,24 @@ export function isBatchable(spec: JobSpec): boolean {
   return (spec.image?.batch ?? 1) === 1 && !spec.compare && !spec.facets && isPerItemObjective(spec.objective);
 }
 
+/**
+ * Whether each item of a batched run of this spec can draw from its own seed (the engine's `itemSeeds`):
+ * every setting but a `scale` transform, which draws one factor for the whole batch.
+ */
+export function drawsPerItem(spec: JobSpec): boolean {
+  return !resolveEngineSettings(spec, { defaultSizePx: 1 }).transforms.some((transform) => transform.type === 'scale');
+}
+
 export interface BatchKeyOptions {
   /** The model's content hash when the API knows it: an upload that replaces a model starts new groups. */
   modelHash?: string;
-  /** The client gave the seed: the job runs alone, so that seed reproduces its images. */
+  /** The client gave the seed: unless its items draw apart (drawsPerItem), the job runs alone, so that seed reproduces its images. */
   seedPinned?: boolean;
 }
 
 /** The compatibility key of a job that may share a batched run, or null when it runs alone. */
 export function batchKeyOf(spec: JobSpec, options: BatchKeyOptions = {}): string | null {
-  if (options.seedPinned || !isBatchable(spec)) return null;
+  if (!isBatchable(spec) || (options.seedPinned && !drawsPerItem(spec))) return null;
   const { objective: _objective, seed: _seed, ...settings } = spec;
   const keyed = { settings, modelHash: options.modelHash ?? null };
   // Object keys sorted (safe-stable-stringify), so equal specs hash equally whatever their field order.

@@ -18,11 +18,13 @@
  * active holder per job, retries, stalled checks) stay as they are: the batching lives only in the
  * processor.
  *
- * A batched run draws its random numbers (initial noise, transforms) from the leader's seed for the
- * whole batch, so a job's images depend on the run it shared: its metadata records the leader, the
- * batch size and its item, and the same batch reproduces them byte for byte.
+ * Each item of a batched run draws its random numbers (initial noise, transform offsets and angles)
+ * from its own job's seed (the engine's `itemSeeds`), so a job's images are those of a run of its own
+ * with its seed, byte for byte on one backend, whatever it was grouped with; a sweep's units all use
+ * the sweep's seed, so a unit is reproducible alone. Only a run with a `scale` transform draws from the
+ * leader's seed for the whole batch (batch-key.ts drawsPerItem; its jobs group only when unseeded).
  */
-import { isBatchable, type JobOutcome, type JobSpec, type JobStore, type QueuedJobData } from '@featurevis/queue';
+import { drawsPerItem, isBatchable, type JobOutcome, type JobSpec, type JobStore, type QueuedJobData } from '@featurevis/queue';
 import type { Storage } from '@featurevis/storage';
 
 export interface BatchLimits {
@@ -37,9 +39,20 @@ export function batchCapacity(limits: BatchLimits, sizePx: number): number {
   return Math.max(1, Math.min(limits.maxUnits, Math.floor(limits.pixelBudget / (sizePx * sizePx))));
 }
 
-/** The leader's spec for the whole batch: one objective per item, the leader's settings and seed. */
-export function batchedSpec(spec: JobSpec, items: Array<{ spec: JobSpec }>): JobSpec {
-  return { ...spec, objective: items.map((item) => item.spec.objective), image: { ...spec.image, batch: items.length } } as JobSpec;
+/** The spec a batched run gives the engine: the leader's settings, and each item's seed where the items can draw apart. */
+export type BatchedSpec = JobSpec & { itemSeeds?: number[] };
+
+/**
+ * The leader's spec for the whole batch: one objective per item, the leader's settings and seed, and
+ * each job's own seed as its item's (`itemSeeds`) unless a scale transform makes the batch draw as one.
+ */
+export function batchedSpec(spec: JobSpec, items: Array<{ spec: JobSpec }>): BatchedSpec {
+  return {
+    ...spec,
+    objective: items.map((item) => item.spec.objective),
+    image: { ...spec.image, batch: items.length },
+    ...(drawsPerItem(spec) ? { itemSeeds: items.map((item) => item.spec.seed) } : {}),
+  } as BatchedSpec;
 }
 
 export const CLAIM_TTL_S = 30;

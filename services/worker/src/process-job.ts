@@ -11,7 +11,7 @@ import { CANCELED_BEFORE_START_REASON, CANCELED_REASON, type JobOutcome, type Jo
 import type { Storage } from '@featurevis/storage';
 import { runComparison } from './compare-job.ts';
 import { EngineRunError, type EnginePool } from './engine-pool.ts';
-import { batchCapacity, batchedSpec, claimCompanions, discardOutcome, renewWhileRunning, takeJob, type BatchLimits } from './batch-runs.ts';
+import { batchCapacity, batchedSpec, type BatchedSpec, claimCompanions, discardOutcome, renewWhileRunning, takeJob, type BatchLimits } from './batch-runs.ts';
 
 export const jobKeys = {
   image: (id: string, index: number) => `jobs/${id}/image-${index}.png`,
@@ -102,7 +102,7 @@ export function createProcessor(deps: ProcessorDeps) {
       const companions = await claimCompanions(store, { id, data: job.data }, capacity);
       claims.push(...companions.map((companion) => companion.id));
       const units: Array<{ id: string; spec: JobSpec }> = [{ id, spec }, ...companions];
-      const runSpec = units.length > 1 ? batchedSpec(spec, units) : spec;
+      const runSpec: BatchedSpec = units.length > 1 ? batchedSpec(spec, units) : spec;
       log.info({ model: spec.model, steps: spec.steps, attempt: job.attemptsMade + 1, ...(units.length > 1 ? { batchedUnits: units.length } : {}) }, 'job started');
       deps.stats.engineRuns += 1;
       const handle = engine.run(view, runSpec, {
@@ -156,13 +156,14 @@ export function createProcessor(deps: ProcessorDeps) {
           spec: unit.spec,
           settings: units.length > 1 ? { ...output.settings, objective: unit.spec.objective, image: unit.spec.image } : output.settings,
           model: { id: view.id, name: view.name, hash: view.hash, format: view.format },
-          seed: spec.seed,
+          // In a batched run each item draws from its own job's seed, so `seed` reproduces the job's
+          // images alone (batch-runs.ts); with a scale transform the run drew from the leader's seed
+          // (`batch.seed: 'leader'`), and only the same batch reproduces them.
+          seed: runSpec.itemSeeds ? runSpec.itemSeeds[item] : spec.seed,
           backend: output.backend,
           attempt: job.attemptsMade + 1,
-          // In a batched run the trace is the batch's mean objective per step; each unit's final value is in
-          // metrics. The run's random numbers come from the leader's seed (`seed`), so the same batch
-          // (leader seed, these objectives in this order) reproduces the images (batch-runs.ts).
-          ...(units.length > 1 ? { batch: { leader: id, units: units.length, item, trace: 'batch mean' } } : {}),
+          // In a batched run the trace is the batch's mean objective per step; each unit's final value is in metrics.
+          ...(units.length > 1 ? { batch: { leader: id, units: units.length, item, trace: 'batch mean', seed: runSpec.itemSeeds ? 'own' : 'leader' } } : {}),
           trace: output.trace,
           metrics,
           timings: { ...output.timings, queuedMs: startedAt - job.data.createdAt, wallMs: finishedAt - startedAt },
