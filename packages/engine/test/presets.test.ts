@@ -69,8 +69,8 @@ test('every preset raises the objective and leaves no tensors behind, with snaps
     // The lucid preset (sigmoid range, decorrelated Fourier) starts slowest on an untrained model; ppgn
     // takes plain SGD steps of ε2 times the raw gradient (no Adam scaling), small on the fixture's logits;
     // simonyan's L2 prior holds the contrast down (gain 0.21 against naive's 0.47); generator can only draw
-    // what its shapes-set generator draws (0.10; generator.test.ts checks it on shapes-a).
-    assert.ok(gain(output) > (({ lucid: 0.02, ppgn: 0.003, simonyan: 0.1, generator: 0.05 } as Record<string, number>)[method] ?? 0.2), `${method}: gain ${gain(output)}`);
+    // what its shapes-set generator draws (0.19; generator.test.ts checks it on shapes-a).
+    assert.ok(gain(output) > (({ lucid: 0.02, ppgn: 0.003, simonyan: 0.1, generator: 0.1 } as Record<string, number>)[method] ?? 0.2), `${method}: gain ${gain(output)}`);
   }
   assert.equal(tf.memory().numTensors, baseline);
 });
