@@ -13,8 +13,8 @@
  *   channels of the sweep layer until the sweep reads `succeeded`, against 64 single-channel
  *   POST /v1/jobs with the same settings until every one reads `succeeded`. Same worker (one, with its
  *   engine thread); the worker batches a sweep's units into one run (services/worker/src/batch-runs.ts,
- *   SWEEP_BATCH_MAX), while separate jobs with a chosen seed run one by one. The same jobs without a
- *   seed are grouped: the worker batches those already waiting when it takes one.
+ *   SWEEP_BATCH_MAX); separate jobs are grouped too: the worker batches those already waiting when it
+ *   takes one, with a chosen seed (each item draws from its own seed, engine itemSeeds) or without.
  */
 import { execFile } from 'node:child_process';
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -130,8 +130,9 @@ async function timeServiceSweep(baseUrl: string, s: SweepCaseSettings): Promise<
 
 /**
  * One POST /v1/jobs per channel of [0, channels), same settings, until every job reads `succeeded`, in
- * ms. With the seed in the request each job runs alone (a chosen seed is never grouped); without it the
- * worker groups the jobs already waiting when it takes one into one batched run (batch-runs.ts).
+ * ms. With the seed in the request or without it, the worker groups the jobs already waiting when it
+ * takes one into one batched run (batch-runs.ts; a chosen seed is its job's item's own, engine
+ * itemSeeds): the two should take about as long.
  */
 async function timeSeparateJobs(baseUrl: string, s: SweepCaseSettings, grouped = false): Promise<number> {
   const started = performance.now();
