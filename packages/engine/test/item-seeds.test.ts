@@ -2,7 +2,9 @@
  * Per-item random streams (`itemSeeds`, issue 4): in a batched run whose items each have a seed, item i
  * draws its initial noise, its transforms' offsets and angles and the dae prior's noise from its own
  * stream, so it gives the same PNG bytes and the same objective value as a batch-1 run with that seed
- * (on WASM, where the model's per-item results do not depend on the batch). This is what lets the
+ * (on WASM, where the model's per-item results do not depend on the batch), for every parameterisation
+ * (pixel, fourier, laplacian, cppn, maco, generator), with pad/jitter/rotate and with the dae prior's
+ * noise. This is what lets the
  * worker group jobs whose client chose the seed. Without itemSeeds a batch draws from one stream, and
  * the same item comes out otherwise.
  */
@@ -45,6 +47,8 @@ const CASES: Array<[string, Settings]> = [
   ['fourier', { parameterization: { type: 'fourier' } }],
   ['laplacian', { parameterization: { type: 'laplacian' } }],
   ['cppn', { parameterization: { type: 'cppn' } }],
+  ['maco', { parameterization: { type: 'maco' } }],
+  ['generator', { method: 'generator' }],
   ['pixel with pad, jitter and rotate', { parameterization: { type: 'pixel' }, transforms: [{ type: 'pad', px: 2 }, { type: 'jitter', px: 3 }, { type: 'rotate', degrees: [-10, -5, 0, 5, 10] }, { type: 'jitter', px: 1 }] }],
   ['pixel with the dae prior\'s noise', { parameterization: { type: 'pixel' }, priors: [{ type: 'dae', epsilon1: 0.1, epsilon3: 0.05 }] }],
 ];
