@@ -14,7 +14,8 @@
  *   POST /v1/jobs with the same settings until every one reads `succeeded`. Same worker (one, with its
  *   engine thread); the worker batches a sweep's units into one run (services/worker/src/batch-runs.ts,
  *   SWEEP_BATCH_MAX); separate jobs are grouped too: the worker batches those already waiting when it
- *   takes one, with a chosen seed (each item draws from its own seed, engine itemSeeds) or without.
+ *   takes one (each item draws from its own seed, engine itemSeeds). The one-by-one baseline runs on a
+ *   worker with SWEEP_BATCH_MAX 1 (no batching), the grouped jobs and the sweep on the configured one.
  */
 import { execFile } from 'node:child_process';
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -134,11 +135,11 @@ async function timeServiceSweep(baseUrl: string, s: SweepCaseSettings): Promise<
  * takes one into one batched run (batch-runs.ts; a chosen seed is its job's item's own, engine
  * itemSeeds): the two should take about as long.
  */
-async function timeSeparateJobs(baseUrl: string, s: SweepCaseSettings, grouped = false): Promise<number> {
+async function timeSeparateJobs(baseUrl: string, s: SweepCaseSettings): Promise<number> {
   const started = performance.now();
   const ids: string[] = [];
   for (let channel = 0; channel < s.channels; channel++) {
-    const posted = await postJson(`${baseUrl}/v1/jobs`, { model: s.model, objective: { type: 'channel', layer: s.layer, channel }, steps: s.steps, ...(grouped ? {} : { seed: s.seed }) });
+    const posted = await postJson(`${baseUrl}/v1/jobs`, { model: s.model, objective: { type: 'channel', layer: s.layer, channel }, steps: s.steps, seed: s.seed });
     if (posted.status !== 202) throw new Error(`POST /v1/jobs answered ${posted.status}: ${JSON.stringify(posted.body)}`);
     ids.push(posted.body.id as string);
   }
@@ -178,14 +179,27 @@ export const serviceGroup: BenchGroup = {
       cleanups.unshift(() => api.close());
       const baseUrl = api.url.replace('localhost', '127.0.0.1');
 
-      // Queue overhead, with a worker running.
-      const workerServices = await createServices(config);
-      const worker = await startWorker({ config, ...workerServices, logger: pino({ level: 'silent' }) });
+      // One worker at a time: first one that never batches (SWEEP_BATCH_MAX 1), for the queue overhead
+      // and the baseline of one-channel jobs run one by one; then one with the configured batching.
+      const startBenchWorker = async (workerConfig: Config) => {
+        const services = await createServices(workerConfig);
+        const running = await startWorker({ config: workerConfig, ...services, logger: pino({ level: 'silent' }) });
+        return { services, close: async () => { await running.close(); await services.close(); } };
+      };
+      const sweepModel = await smallModel(); // the model prepareModels copied; for its sweep layer
+      const { name: layer, channels: layerChannels } = sweepModel.sweepLayer;
+      sweepModel.model.dispose();
+      // As in the sweep group: --quick 32 steps, else the service's default of 128. Without --quick,
+      // two rounds, means reported, so load drift hits every case.
+      const settings: SweepCaseSettings = { model, layer, channels: Math.min(SWEEP_CASE_UNITS, layerChannels), steps: options.quick ? 32 : 128, seed: 1 };
+      const rounds = options.quick ? 1 : 2;
+      let jobsMs = 0;
+      const solo = await startBenchWorker({ ...config, sweepBatchMax: 1 });
       const jobs = options.quick ? 10 : 20;
       try {
-        await timeOneJob(baseUrl, workerServices.storage, model, 0); // warm-up: model load, kernels
+        await timeOneJob(baseUrl, solo.services.storage, model, 0); // warm-up: model load, kernels
         const samples = [];
-        for (let i = 1; i <= jobs; i++) samples.push(await timeOneJob(baseUrl, workerServices.storage, model, i));
+        for (let i = 1; i <= jobs; i++) samples.push(await timeOneJob(baseUrl, solo.services.storage, model, i));
         const row: BenchRow = {
           ...base, variant: `${jobs} one-step jobs, one at a time, worker on ${backend}`, model, steps: 1,
           endToEndMs: median(samples.map((s) => s.endToEndMs)), computeMs: median(samples.map((s) => s.computeMs)),
@@ -194,43 +208,37 @@ export const serviceGroup: BenchGroup = {
         };
         console.error(`  queue overhead: ${row.queueOverheadMs!.toFixed(1)} ms (end to end ${row.endToEndMs!.toFixed(1)} ms, compute ${row.computeMs!.toFixed(1)} ms)`);
         report(row);
-
-        // A sweep against the same units as separate jobs, with the same worker.
-        try {
-          const sweepModel = await smallModel(); // the model prepareModels copied; for its sweep layer
-          const { name: layer, channels: layerChannels } = sweepModel.sweepLayer;
-          sweepModel.model.dispose();
-          // As in the sweep group: --quick 32 steps, else the service's default of 128. Without --quick,
-          // two rounds (jobs, then sweep, twice), means reported, so load drift hits both sides.
-          const settings: SweepCaseSettings = { model, layer, channels: Math.min(SWEEP_CASE_UNITS, layerChannels), steps: options.quick ? 32 : 128, seed: 1 };
-          const rounds = options.quick ? 1 : 2;
-          await timeServiceSweep(baseUrl, { ...settings, channels: Math.min(2, settings.channels), steps: 1 }); // warm-up: the batched path
-          let jobsMs = 0;
-          let groupedMs = 0;
-          let sweepMs = 0;
-          let firstUnitMs = 0;
-          for (let round = 0; round < rounds; round++) {
-            jobsMs += (await timeSeparateJobs(baseUrl, settings)) / rounds;
-            groupedMs += (await timeSeparateJobs(baseUrl, settings, true)) / rounds;
-            const sweep = await timeServiceSweep(baseUrl, settings);
-            sweepMs += sweep.totalMs / rounds;
-            firstUnitMs += sweep.firstUnitMs / rounds;
-          }
-          console.error(`  ${settings.channels}-unit sweep through the service: ${sweepMs.toFixed(0)} ms (first unit done at ${firstUnitMs.toFixed(0)} ms); ${settings.channels} separate jobs ${jobsMs.toFixed(0)} ms, grouped ${groupedMs.toFixed(0)} ms`);
-          report({
-            ...base, variant: `sweep of ${settings.channels} units vs ${settings.channels} one-channel jobs, worker on ${backend}`, model,
-            steps: settings.steps, units: settings.channels, serviceSweepMs: sweepMs, serviceJobsMs: jobsMs, serviceSweepVsJobsRatio: sweepMs / jobsMs,
-            serviceGroupedJobsMs: groupedMs, serviceGroupedVsJobsRatio: groupedMs / jobsMs,
-            note: `layer ${layer} (${layerChannels} channels); one worker, SWEEP_BATCH_MAX ${config.sweepBatchMax}, SWEEP_BATCH_PIXELS ${config.sweepBatchPixels}; `
-              + `the sweep's first unit read succeeded after ${firstUnitMs.toFixed(0)} ms; `
-              + `POST sent → succeeded seen (GET every ${SWEEP_CASE_POLL_MS} ms)` + (rounds > 1 ? `; mean of ${rounds} rounds, each jobs, grouped jobs, then sweep` : ''),
-          });
-        } catch (error) {
-          report({ ...base, variant: `sweep vs one-channel jobs, worker on ${backend}`, model, error: (error as Error).message });
-        }
+        for (let round = 0; round < rounds; round++) jobsMs += (await timeSeparateJobs(baseUrl, settings)) / rounds;
       } finally {
-        await worker.close();
-        await workerServices.close();
+        await solo.close();
+      }
+
+      // A sweep against the same units as separate jobs (grouped by the worker), with batching on.
+      const batching = await startBenchWorker(config);
+      try {
+        await timeServiceSweep(baseUrl, { ...settings, channels: Math.min(2, settings.channels), steps: 1 }); // warm-up: the batched path
+        let groupedMs = 0;
+        let sweepMs = 0;
+        let firstUnitMs = 0;
+        for (let round = 0; round < rounds; round++) {
+          groupedMs += (await timeSeparateJobs(baseUrl, settings)) / rounds;
+          const sweep = await timeServiceSweep(baseUrl, settings);
+          sweepMs += sweep.totalMs / rounds;
+          firstUnitMs += sweep.firstUnitMs / rounds;
+        }
+        console.error(`  ${settings.channels}-unit sweep through the service: ${sweepMs.toFixed(0)} ms (first unit done at ${firstUnitMs.toFixed(0)} ms); ${settings.channels} separate jobs one by one ${jobsMs.toFixed(0)} ms, grouped ${groupedMs.toFixed(0)} ms`);
+        report({
+          ...base, variant: `sweep of ${settings.channels} units vs ${settings.channels} one-channel jobs, worker on ${backend}`, model,
+          steps: settings.steps, units: settings.channels, serviceSweepMs: sweepMs, serviceJobsMs: jobsMs, serviceSweepVsJobsRatio: sweepMs / jobsMs,
+          serviceGroupedJobsMs: groupedMs, serviceGroupedVsJobsRatio: groupedMs / jobsMs,
+          note: `layer ${layer} (${layerChannels} channels); jobs one by one: a worker with SWEEP_BATCH_MAX 1; grouped jobs and sweep: SWEEP_BATCH_MAX ${config.sweepBatchMax}, SWEEP_BATCH_PIXELS ${config.sweepBatchPixels}; `
+            + `the sweep's first unit read succeeded after ${firstUnitMs.toFixed(0)} ms; `
+            + `POST sent → succeeded seen (GET every ${SWEEP_CASE_POLL_MS} ms)` + (rounds > 1 ? `; mean of ${rounds} rounds` : ''),
+        });
+      } catch (error) {
+        report({ ...base, variant: `sweep vs one-channel jobs, worker on ${backend}`, model, error: (error as Error).message });
+      } finally {
+        await batching.close();
       }
 
       // POST /v1/jobs throughput; nothing consumes the queue.
