@@ -6,10 +6,9 @@ FROM ${NODE_IMAGE}
 
 WORKDIR /app
 COPY . .
-# The services run TypeScript through tsx (`node --import tsx ...`), which the root manifest
-# lists as a devDependency; install it at the locked manifest's version next to the runtime deps.
+# The services run TypeScript through tsx (`node --import tsx ...`), a runtime dependency of the
+# root manifest, so the production install has it.
 RUN npm ci --omit=dev \
- && npm install --no-save --omit=dev "tsx@$(node -p "require('./package.json').devDependencies.tsx")" \
  && npm cache clean --force
 
 ENV NODE_ENV=production
