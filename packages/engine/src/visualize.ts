@@ -27,10 +27,11 @@ import { checkFacets, facetStarts, type FacetsSummary } from './facets.ts';
 import { datasetExamples, evaluateReferenceSet, metrics as metricUnits, type ReferenceEvaluation } from './metrics/index.ts';
 import { buildObjective, classIndex } from './objectives/index.ts';
 import { normalizeGradients, optimizers, withRedirectedReluGradients } from './optimizers/index.ts';
-import { parameterizations, type ImageParameterization, type ParameterizationContext } from './parameterizations/index.ts';
+import { isCodeParameterization, parameterizations, type ImageParameterization, type ParameterizationContext } from './parameterizations/index.ts';
 import { encodeBatch } from './png.ts';
 import { resolveSettings } from './presets.ts';
 import { priors as priorUnits } from './priors/index.ts';
+import { checkSamplingSpace } from './priors/latentDae.ts';
 import { createRandom, itemRandomsOf } from './random.ts';
 import { transforms as transformUnits } from './transforms/index.ts';
 import { CanceledError, InvalidSpecError, type EncodedImage, type LoadedModel, type VisualizationOutput, type VisualizationSpec, type VisualizeOptions } from './types.ts';
@@ -142,6 +143,7 @@ export async function visualize(model: LoadedModel, spec: VisualizationSpec, opt
 function assemble(model: LoadedModel, spec: VisualizationSpec): Run {
   const settings = resolveSettings(spec, model);
   checkFacets(spec, settings);
+  checkSamplingSpace(settings);
   const { batch, size: sizePx } = settings.image;
   const objective = buildObjective(spec.objective, { model, batchSize: batch, imageSizePx: sizePx });
   try {
@@ -161,7 +163,7 @@ function assembleAround(objective: Objective & { dispose(): void }, model: Loade
     const scaleAt = settings.transforms.findIndex((transform) => transform.type === 'scale');
     if (scaleAt >= 0) throw new InvalidSpecError(`transforms[${scaleAt}]: the scale transform resizes the whole batch by one factor per step, so batch items cannot draw theirs apart; run items with a scale transform without itemSeeds`, 'itemSeeds');
   }
-  const { penalties, hooks, hookFields, ready } = buildPriors(settings.priors, { batch, sizePx, steps: settings.steps, random, ...(itemRandoms ? { itemRandoms } : {}) });
+  const { penalties, hooks, hookFields, codeHookFields, ready } = buildPriors(settings.priors, { batch, sizePx, steps: settings.steps, random, ...(itemRandoms ? { itemRandoms } : {}) });
   const transforms = settings.transforms.map((transform, i) => buildTransform(transform, `transforms[${i}]`));
   const createParameterization = parameterizations[settings.parameterization.type] as ((options: unknown, context: ParameterizationContext) => ImageParameterization) | undefined;
   if (!createParameterization) throw new InvalidSpecError(`unknown parameterization "${settings.parameterization.type}"`, 'parameterization.type');
@@ -180,6 +182,13 @@ function assembleAround(objective: Objective & { dispose(): void }, model: Loade
     const field = hookFields[0];
     const type = settings.priors[Number(field.slice('priors['.length, -1))].type;
     throw new InvalidSpecError(`the ${type} prior edits the image between steps and needs an invertible parameterisation (pixel, fourier, laplacian); "${settings.parameterization.type}" has none`, field);
+  }
+  // A code hook (latentDae) writes the generator's latent back through `setCode`.
+  if (codeHookFields.length > 0 && !isCodeParameterization(parameterization)) {
+    parameterization.dispose();
+    const field = codeHookFields[0];
+    const type = settings.priors[Number(field.slice('priors['.length, -1))].type;
+    throw new InvalidSpecError(`the ${type} prior edits the generator's code between steps and needs the generator parameterisation; "${settings.parameterization.type}" has no code`, field);
   }
   const optimizer = createOptimizer(settings.optimizer);
   const layers = [...objective.layers];
@@ -202,23 +211,24 @@ function itemRandomsFor(spec: VisualizationSpec, batch: number, random: Random):
   }
 }
 
-function buildPriors(specs: PriorSpec[], context: { batch: number; sizePx: number; steps: number; random: Random; itemRandoms?: readonly Random[] }): { penalties: WeightedPenalty[]; hooks: StepHook[]; hookFields: string[]; ready: Array<() => Promise<void>> } {
+function buildPriors(specs: PriorSpec[], context: { batch: number; sizePx: number; steps: number; random: Random; itemRandoms?: readonly Random[] }): { penalties: WeightedPenalty[]; hooks: StepHook[]; hookFields: string[]; codeHookFields: string[]; ready: Array<() => Promise<void>> } {
   const penalties: WeightedPenalty[] = [];
   const ready: Array<() => Promise<void>> = [];
   const hooks: StepHook[] = [];
   const hookFields: string[] = [];
+  const codeHookFields: string[] = [];
   specs.forEach((spec, i) => {
-    const create = (priorUnits as Record<string, ((options: unknown, context: unknown) => { penalty?: Penalty; hook?: StepHook; ready?: () => Promise<void> }) | undefined>)[spec.type];
+    const create = (priorUnits as Record<string, ((options: unknown, context: unknown) => { penalty?: Penalty; hook?: StepHook; acts?: 'image' | 'code'; ready?: () => Promise<void> }) | undefined>)[spec.type];
     if (!create) throw new InvalidSpecError(`unknown prior "${spec.type}"`, `priors[${i}].type`);
     const prior = create(spec, { ...context, field: `priors[${i}]` });
     if (prior.ready) ready.push(prior.ready);
     if (prior.penalty) penalties.push({ penalty: prior.penalty, weight: 'weight' in spec ? spec.weight ?? 1 : 1 });
     if (prior.hook) {
       hooks.push(prior.hook);
-      hookFields.push(`priors[${i}]`);
+      (prior.acts === 'code' ? codeHookFields : hookFields).push(`priors[${i}]`);
     }
   });
-  return { penalties, hooks, hookFields, ready };
+  return { penalties, hooks, hookFields, codeHookFields, ready };
 }
 
 function buildTransform(spec: TransformSpec, field: string): Transform {

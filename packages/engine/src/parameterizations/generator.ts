@@ -112,10 +112,26 @@ function loadedModel(directory: string): tfl.LayersModel {
   return model;
 }
 
-/** A generator parameterisation: also shows its current code. */
-export interface GeneratorParameterization extends ImageParameterization {
+/**
+ * A parameterisation whose image is drawn from a code (the generator's): it shows its code and takes a
+ * new one, so a step hook can act in the latent space (the `latentDae` prior, PPGN sampling in code
+ * space) as image priors act on pixels through `setImages`.
+ */
+export interface CodeParameterization extends ImageParameterization {
   /** The code the variable stands for, [batch, codeDim], inside the real codes' box (a new tensor). */
   code(): tf.Tensor2D;
+  /** Sets the variable so that `code()` gives `code`, each value first clamped just inside the box. */
+  setCode(code: tf.Tensor2D): void;
+  /** The statistics of real images' codes in this code space (their per-dimension std sets noise units). */
+  readonly statistics: CodeStatistics;
+}
+
+/** A generator parameterisation: also shows and takes its current code. */
+export type GeneratorParameterization = CodeParameterization;
+
+/** Whether a parameterisation exposes a code a latent step hook can edit. */
+export function isCodeParameterization(parameterization: object): parameterization is CodeParameterization {
+  return typeof (parameterization as Partial<CodeParameterization>).setCode === 'function';
 }
 
 export const generator: ParameterizationFactory<GeneratorOptions> = (options, context): GeneratorParameterization => {
@@ -150,6 +166,10 @@ export const generator: ParameterizationFactory<GeneratorOptions> = (options, co
   return {
     variables: [variable],
     code: () => tf.tidy(() => codeOf(variable)),
+    // PPGN's latent update acts on the code h; the variable is v = atanh((h − mid)/half), so a code the
+    // hook moves past the box's wall comes back just inside it (the clamp in `unconstrained`).
+    setCode: (code) => { tf.tidy(() => { variable.assign(unconstrained(code)); }); },
+    statistics,
     ready: async () => {
       await loadGenerator(name);
       if (!startImages || disposed) return;

@@ -19,7 +19,7 @@ export type { FourierOptions } from './fourier.ts';
 export type { LaplacianOptions } from './laplacian.ts';
 export type { CppnOptions } from './cppn.ts';
 export type { MacoOptions } from './maco.ts';
-export { codeStatistics, loadGenerator, loadEncoder, GENERATOR_DIRS, type GeneratorOptions, type GeneratorName, type GeneratorParameterization, type CodeStatistics } from './generator.ts';
+export { codeStatistics, loadGenerator, loadEncoder, GENERATOR_DIRS, type GeneratorOptions, type GeneratorName, type GeneratorParameterization, type CodeParameterization, isCodeParameterization, type CodeStatistics } from './generator.ts';
 export { shapesMagnitudeSpectrum, powerLawMagnitudeSpectrum, SHAPES_SPECTRUM_IMAGE_COUNT, type SpectrumSource } from './magnitude-spectrum.ts';
 export type { ImageParameterization, ParameterizationContext, ParameterizationFactory } from './image-parameterization.ts';
 export { initialImages, DEFAULT_NOISE_STD, type Initialization, type InitializationContext } from './initialization.ts';

@@ -11,6 +11,11 @@ import type { ImageParameterization } from '../parameterizations/image-parameter
 export interface Prior {
   penalty?: Penalty;
   hook?: StepHook;
+  /**
+   * What the hook edits: the image (default; written back through `setImages`, so the parameterisation
+   * must be invertible) or the parameterisation's code (`setCode`: the generator's latent, latentDae).
+   */
+  acts?: 'image' | 'code';
   /** Work to finish before the first step (loading a model the hook runs); the loop awaits it. */
   ready?: () => Promise<void>;
 }
