@@ -43,6 +43,7 @@ export const METHOD_VARIANTS: MethodVariant[] = [
   { name: 'maco', description: 'lucid\'s transforms with the maco parameterisation (Fel et al. 2023; fixed shapes-set spectrum, phases optimised)', settings: { method: 'lucid', parameterization: { type: 'maco' } } },
   { name: 'generator', description: 'DGN-AM: optimise the code of a generator trained on the shapes set, within the real codes\' range (Nguyen et al. 2016; priors/generator-shapes)', settings: { method: 'generator' } },
   { name: 'sampling', description: 'PPGN sampling in image space: a denoising autoencoder\'s prior (priors/dae-shapes) + ε2·∂log p(y|x)/∂x + noise (Nguyen et al. 2017); the final sample', settings: { sampling: { epsilon1: 0.1, epsilon2: 0.5, epsilon3: 0.02, samples: 1 } }, classScore: 'logProbability' },
+  { name: 'sampling (latent)', description: 'PPGN sampling in the generator\'s latent space, as in the paper: h ← h + ε1·(R_h(h) − h) + ε2·∂log p(y|G(h))/∂h + noise, R_h a denoising autoencoder of the shapes generator\'s codes (priors/latent-dae-shapes; Nguyen et al. 2017); the final sample', settings: { sampling: { epsilon1: 0.1, epsilon2: 1, epsilon3: 0.2, samples: 1, space: 'latent' } }, classScore: 'logProbability' },
 ];
 
 export interface Unit { label: string; objective: Objective; isClass: boolean }
