@@ -13,15 +13,18 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Prior } from '@featurevis/contracts';
 import { PRIOR_TYPES } from '@featurevis/contracts';
 import { parameterizations, type ImageParameterization } from '../src/parameterizations/index.ts';
-import { loadDae, priors } from '../src/priors/index.ts';
+import { loadDae, loadLatentDae, priors } from '../src/priors/index.ts';
+import { loadGenerator } from '../src/parameterizations/generator.ts';
 import { createRandom } from '../src/random.ts';
 import { InvalidSpecError, type VisualizationOutput } from '../src/types.ts';
 import { visualize } from '../src/visualize.ts';
 import { fixtureRequest, gain, loadFixtureOnWasm, meanDistanceFromGrey, pixels, run } from './helpers/visualize-fixture.ts';
 
 const model = await loadFixtureOnWasm();
-// The dae prior's autoencoder is loaded once per process: load it before counting tensors.
+// The dae priors' autoencoders and the generator are loaded once per process: load them before counting tensors.
 await loadDae();
+await loadLatentDae();
+await loadGenerator();
 const baseline = tf.memory().numTensors;
 
 const ring = { type: 'class', class: 'ring' } as const;
@@ -29,12 +32,19 @@ const withPriors = (list: Prior[]) => run(model, { objective: ring, priors: list
 const metric = (output: VisualizationOutput, name: string) => output.metrics[name] as number;
 const none = await withPriors([]);
 
+/** Priors whose step hook edits the generator's code, not the image (Prior.acts 'code'): run on the generator. */
+const CODE_PRIORS: readonly string[] = ['latentDae'];
+
 test('every prior, at its default, still lets the objective rise', async () => {
   assert.deepEqual([...PRIOR_TYPES].sort(), Object.keys(priors).sort());
+  const generator = { type: 'generator' } as const;
+  const noneOnGenerator = await run(model, { objective: ring, parameterization: generator, priors: [] });
   for (const type of PRIOR_TYPES) {
-    const output = await withPriors([{ type } as Prior]);
+    const onCode = CODE_PRIORS.includes(type);
+    const output = onCode ? await run(model, { objective: ring, parameterization: generator, priors: [{ type } as Prior] }) : await withPriors([{ type } as Prior]);
+    const without = onCode ? noneOnGenerator : none;
     // Without a prior the ring logit gains 0.47 in 20 steps; each prior keeps at least half of that.
-    assert.ok(gain(output) > 0.5 * gain(none), `${type}: gain ${gain(output)} vs ${gain(none)} without`);
+    assert.ok(gain(output) > 0.5 * gain(without), `${type}: gain ${gain(output)} vs ${gain(without)} without`);
   }
 });
 

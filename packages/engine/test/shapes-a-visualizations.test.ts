@@ -69,7 +69,8 @@ test('shapes-a: every parameterisation, prior and transform raises the circle lo
   assert.deepEqual(new Set(parameterizations.map((p) => p.type)), new Set(PARAMETERIZATION_TYPES));
   const variants: Array<Partial<VisualizationSpec>> = [
     ...parameterizations.map((parameterization) => ({ parameterization })),
-    ...PRIOR_TYPES.map((type) => ({ priors: [{ type } as Prior] })),
+    // latentDae edits the generator's code (Prior.acts 'code'): it runs on the generator.
+    ...PRIOR_TYPES.map((type) => (type === 'latentDae' ? { parameterization: { type: 'generator' }, priors: [{ type } as Prior] } : { priors: [{ type } as Prior] }) as Partial<VisualizationSpec>),
     ...TRANSFORM_TYPES.map((type) => ({ transforms: [{ type } as Transform] })),
   ];
   const { naive, each } = await gains(variants);
