@@ -97,10 +97,18 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     child.stderr!.on('data', (chunk) => { output = (output + chunk).slice(-20000); });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
 
+    // A parent that ends without stop() (process.exit, an uncaught error) must not leave its
+    // redis-server running: 'exit' handlers run synchronously, so the child is signalled, not awaited.
+    const killOnExit = () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(temporary ? 'SIGKILL' : 'SIGTERM');
+    };
+    process.once('exit', killOnExit);
+
     let stopped = false;
     const stop = async () => {
       if (!stopped) {
         stopped = true;
+        process.removeListener('exit', killOnExit);
         // SIGTERM lets a persistent server flush its append-only file; a temporary one is just killed.
         if (child.exitCode === null && child.signalCode === null) child.kill(temporary ? 'SIGKILL' : 'SIGTERM');
         await exited;
