@@ -13,7 +13,9 @@ import { startService, type ServiceHandle } from './helpers/service.ts';
 
 let svc: ServiceHandle;
 
-before(async () => { svc = await startService({ worker: true, config: { referenceSetMaxImages: 4 } }); });
+// Small limits, so the tests reach them: 4 images, 3,000 decoded pixels (the uploads below are 24 px
+// squares and 20×28 JPEGs, at most four of them).
+before(async () => { svc = await startService({ worker: true, config: { referenceSetMaxImages: 4, referenceSetMaxPixels: 3000 } }); });
 after(async () => { await svc.stop(); });
 
 type Rgb = [number, number, number];
@@ -120,6 +122,16 @@ describe('POST /v1/reference-sets', () => {
     const zipped = await upload([['many.zip', Buffer.from(zipSync(Object.fromEntries(five)))]], { id: 'many' });
     assert.equal(zipped.status, 413, JSON.stringify(zipped.body));
     assert.equal((await svc.http.get('/v1/reference-sets/many')).status, 404);
+  });
+
+  test('more decoded pixels than REFERENCE_SET_MAX_PIXELS (3,000 here) → 413 naming the image that passed it, nothing stored', async () => {
+    // Three flat 32-px PNGs: a few hundred bytes each, 1,024 pixels each decoded.
+    const res = await upload([['p0.png', pngOf(RED, 32)], ['p1.png', pngOf(GREEN, 32)], ['p2.png', pngOf(BLUE, 32)]], { id: 'pixels' });
+    assert.equal(res.status, 413, JSON.stringify(res.body));
+    assert.equal(res.body.field, 'p2.png');
+    assert.match(res.body.detail, /REFERENCE_SET_MAX_PIXELS/);
+    assert.equal((await svc.http.get('/v1/reference-sets/pixels')).status, 404);
+    assert.deepEqual(await svc.services.storage.list('reference-sets/pixels/'), []);
   });
 
   test('no images, or not multipart → 4xx', async () => {

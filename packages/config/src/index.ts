@@ -47,6 +47,7 @@ export const SETTINGS = {
   referenceSetMaxImages: setting({ env: 'REFERENCE_SET_MAX_IMAGES', kind: 'int', default: 2048, min: 1, doc: 'Most images one uploaded reference set may hold (413 above).' }),
   referenceSetMaxBytes: setting({ env: 'REFERENCE_SET_MAX_BYTES', kind: 'int', default: 67108864, min: 1024, doc: 'Largest reference set upload, all parts together (413 above).' }),
   referenceSetMaxSidePx: setting({ env: 'REFERENCE_SET_MAX_SIDE_PX', kind: 'int', default: 1024, min: 8, doc: 'Largest width or height of an image in an uploaded reference set (422 above): bounds the memory decoding takes.' }),
+  referenceSetMaxPixels: setting({ env: 'REFERENCE_SET_MAX_PIXELS', kind: 'int', default: 104857600, min: 64, doc: 'Most pixels an uploaded reference set may decode to, all images together (413 above): an upload is validated whole before it is stored, and small, highly compressed PNGs can decode to far more than REFERENCE_SET_MAX_BYTES (3 bytes a pixel).' }),
   referenceSetCacheMb: setting({ env: 'REFERENCE_SET_CACHE_MB', kind: 'int', default: 256, min: 1, doc: 'Memory budget of each worker\'s cache of decoded reference sets (least recently used evicted first).' }),
   maxListLimit: setting({ env: 'MAX_LIST_LIMIT', kind: 'int', default: 1000, min: 1, doc: 'Largest page size of job and sweep listings.' }),
   jobAttempts: setting({ env: 'JOB_ATTEMPTS', kind: 'int', default: 3, min: 1, max: 100, doc: 'Attempts per job for transient failures (invalid requests fail at once).' }),

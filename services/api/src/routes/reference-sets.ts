@@ -49,7 +49,7 @@ function parseLabelsCsv(text: string, field: string): Map<string, string> {
 const isLitter = (path: string) => path.endsWith('/') || path.startsWith('__MACOSX/') || path.split('/').some((segment) => segment.startsWith('.'));
 
 export const referenceSetRoutes: FastifyPluginAsync = async (app) => {
-  const { referenceSetMaxImages: maxImages, referenceSetMaxBytes: maxBytes, referenceSetMaxSidePx: maxSidePx } = app.config;
+  const { referenceSetMaxImages: maxImages, referenceSetMaxBytes: maxBytes, referenceSetMaxSidePx: maxSidePx, referenceSetMaxPixels: maxPixels } = app.config;
 
   app.get('/v1/reference-sets', { schema: { summary: 'The reference image sets jobs can name: the bundled shapes set and uploaded sets', response: { 200: ReferenceSetList } } },
     async () => ({ referenceSets: [SHAPES_REFERENCE_SET, ...(await app.referenceSets.list()).sort((a, b) => a.id.localeCompare(b.id))] }));
@@ -65,7 +65,7 @@ export const referenceSetRoutes: FastifyPluginAsync = async (app) => {
   app.post('/v1/reference-sets', {
     schema: {
       summary: 'Upload a reference image set',
-      description: `multipart/form-data: either one .zip file holding PNG/JPEG images (folders allowed; an optional labels.json {"file name": "label"} or labels.csv of "file name,label" lines inside it), or many PNG/JPEG file parts; an optional \`id\` field and an optional \`labels\` field holding the same JSON object. Images are recognised by their signature, decoded, converted to RGB (grey repeated, alpha dropped) and stored as PNGs in upload order (a zip's in its entry order); the index of an image is what dataset examples call referenceIndex. At most REFERENCE_SET_MAX_IMAGES images and REFERENCE_SET_MAX_BYTES bytes (413), REFERENCE_SET_MAX_SIDE_PX px on a side (422). Nothing is stored unless every image is valid.`,
+      description: `multipart/form-data: either one .zip file holding PNG/JPEG images (folders allowed; an optional labels.json {"file name": "label"} or labels.csv of "file name,label" lines inside it), or many PNG/JPEG file parts; an optional \`id\` field and an optional \`labels\` field holding the same JSON object. Images are recognised by their signature, decoded, converted to RGB (grey repeated, alpha dropped) and stored as PNGs in upload order (a zip's in its entry order); the index of an image is what dataset examples call referenceIndex. At most REFERENCE_SET_MAX_IMAGES images and REFERENCE_SET_MAX_BYTES bytes (413), REFERENCE_SET_MAX_SIDE_PX px on a side (422), REFERENCE_SET_MAX_PIXELS pixels decoded in all (413). Nothing is stored unless every image is valid.`,
       consumes: ['multipart/form-data'],
       response: { 201: ReferenceSetView, ...problemResponses(400, 409, 413, 415, 422) },
     },
@@ -113,16 +113,23 @@ export const referenceSetRoutes: FastifyPluginAsync = async (app) => {
     if (files.length === 0) throw new ApiError(400, 'files: no images; send PNG/JPEG file parts or a .zip holding them', 'files');
     const unknownLabel = [...labels.keys()].find((name) => !files.some((f) => f.name === name));
     if (unknownLabel !== undefined) throw new ApiError(422, `${labelsField}: labels "${unknownLabel}", which is not an image of the upload`, labelsField);
+    // Every image is decoded before anything is stored; the decoded total is bounded, so a few MB of
+    // flat PNGs cannot decode to gigabytes (checked after each image: one image over at most).
+    let decodedPixels = 0;
     const upload: ReferenceSetUpload = {
       id: id ?? `rs-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`,
       images: files.map(({ name, bytes }) => {
         if (!imageFormat(bytes)) throw new ApiError(415, `${name}: not a PNG or JPEG image (judged by its first bytes)`, name);
+        let image: ReturnType<typeof decodeReferenceImage>;
         try {
-          return { name, label: labels.get(name) ?? null, image: decodeReferenceImage(bytes, maxSidePx) };
+          image = decodeReferenceImage(bytes, maxSidePx);
         } catch (err) {
           if (err instanceof ReferenceImageError) throw new ApiError(422, `${name}: ${err.message}`, name, err);
           throw err;
         }
+        decodedPixels += image.width * image.height;
+        if (decodedPixels > maxPixels) throw new ApiError(413, `${name}: the images come to more than ${maxPixels} pixels decoded (REFERENCE_SET_MAX_PIXELS)`, name);
+        return { name, label: labels.get(name) ?? null, image };
       }),
     };
     if (upload.id === SHAPES_REFERENCE_SET.id || (await app.referenceSets.has(upload.id))) throw new ApiError(409, `id: a reference set with id "${upload.id}" already exists`, 'id');
