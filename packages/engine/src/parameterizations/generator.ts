@@ -33,8 +33,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { modelFilesFromDirectory } from '../models/loadModelFromDirectory.ts';
-import { readModelArtifacts } from '../models/modelArtifacts.ts';
+import { bundledLayersModel, loadBundledLayersModel } from '../models/bundledLayersModel.ts';
 import { InvalidSpecError } from '../types.ts';
 import { drawPerItem } from '../random.ts';
 import { variableOf, type ImageParameterization, type ParameterizationFactory } from './image-parameterization.ts';
@@ -78,38 +77,18 @@ export function codeStatistics(name: GeneratorName = 'shapes'): CodeStatistics {
   return statistics;
 }
 
-const loading = new Map<string, Promise<tfl.LayersModel>>();
-const loaded = new Map<string, tfl.LayersModel>();
-
-async function loadOnce(directory: string): Promise<tfl.LayersModel> {
-  let promise = loading.get(directory);
-  if (!promise) {
-    promise = (async () => {
-      const { artifacts } = await readModelArtifacts(await modelFilesFromDirectory(directory));
-      const model = await tfl.loadLayersModel(tf.io.fromMemory(artifacts));
-      loaded.set(directory, model);
-      return model;
-    })();
-    promise.catch(() => loading.delete(directory));
-    loading.set(directory, promise);
-  }
-  return promise;
-}
-
 /** Loads a bundled generator G (code → RGB in [0,1]) once per process; later calls return the same model. */
 export function loadGenerator(name: GeneratorName = 'shapes'): Promise<tfl.LayersModel> {
-  return loadOnce(GENERATOR_DIRS[name]);
+  return loadBundledLayersModel(GENERATOR_DIRS[name]);
 }
 
 /** Loads the encoder E (RGB in [0,1] at the generator's size → code) of a bundled generator once per process. */
 export function loadEncoder(name: GeneratorName = 'shapes'): Promise<tfl.LayersModel> {
-  return loadOnce(path.join(GENERATOR_DIRS[name], 'encoder'));
+  return loadBundledLayersModel(path.join(GENERATOR_DIRS[name], 'encoder'));
 }
 
 function loadedModel(directory: string): tfl.LayersModel {
-  const model = loaded.get(directory);
-  if (!model) throw new Error(`the model in ${directory} is not loaded yet (await the parameterisation's ready())`);
-  return model;
+  return bundledLayersModel(directory, "await the parameterisation's ready()");
 }
 
 /**

@@ -22,12 +22,12 @@
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { modelFilesFromDirectory } from '../models/loadModelFromDirectory.ts';
-import { readModelArtifacts } from '../models/modelArtifacts.ts';
+import { bundledLayersModel, loadBundledLayersModel } from '../models/bundledLayersModel.ts';
 import { isCodeParameterization } from '../parameterizations/generator.ts';
 import { drawPerItem } from '../random.ts';
 import { InvalidSpecError } from '../types.ts';
-import { optionField, type PriorFactory } from './prior.ts';
+import { denoisingStepOptions, priorRandoms } from './dae.ts';
+import type { PriorFactory } from './prior.ts';
 
 /** The bundled latent DAE's folder (repository root priors/latent-dae-shapes/), for the 'shapes' generator. */
 export const LATENT_DAE_DIR = fileURLToPath(new URL('../../../../priors/latent-dae-shapes/', import.meta.url));
@@ -40,37 +40,18 @@ export interface LatentDaeOptions {
   everySteps?: number;
 }
 
-let loading: Promise<tfl.LayersModel> | null = null;
-let loaded: tfl.LayersModel | null = null;
-
 /** Loads the latent DAE once per process; later calls return the same model. */
 export function loadLatentDae(): Promise<tfl.LayersModel> {
-  loading ??= (async () => {
-    const { artifacts } = await readModelArtifacts(await modelFilesFromDirectory(LATENT_DAE_DIR));
-    loaded = await tfl.loadLayersModel(tf.io.fromMemory(artifacts));
-    return loaded;
-  })().catch((error: unknown) => {
-    loading = null;
-    throw error;
-  });
-  return loading;
+  return loadBundledLayersModel(LATENT_DAE_DIR);
 }
 
 /** R_h(h): the latent DAE's reconstruction of codes [batch, codeDim] (a new tensor; the DAE must be loaded). */
 export function reconstructCode(codes: tf.Tensor2D): tf.Tensor2D {
-  if (!loaded) throw new Error('the latent DAE is not loaded yet (await loadLatentDae())');
-  return loaded.predict(codes) as tf.Tensor2D;
+  return bundledLayersModel(LATENT_DAE_DIR, 'await loadLatentDae()').predict(codes) as tf.Tensor2D;
 }
 
 export const latentDae: PriorFactory<LatentDaeOptions> = (options, context) => {
-  const epsilon1 = options.epsilon1 ?? 0.1;
-  const epsilon3 = options.epsilon3 ?? 0;
-  const everySteps = options.everySteps ?? 1;
-  if (!(epsilon1 >= 0 && epsilon1 <= 1)) throw new InvalidSpecError('epsilon1 must be in [0, 1]', optionField(context, 'epsilon1'));
-  if (!(epsilon3 >= 0)) throw new InvalidSpecError('epsilon3 must be non-negative', optionField(context, 'epsilon3'));
-  if (!Number.isInteger(everySteps) || everySteps < 1) throw new InvalidSpecError('everySteps must be a positive integer', optionField(context, 'everySteps'));
-  const random = context?.random;
-  if (epsilon3 > 0 && !random) throw new InvalidSpecError('the latentDae prior draws noise and needs the run\'s Random', optionField(context, 'epsilon3'));
+  const { epsilon1, epsilon3, everySteps } = denoisingStepOptions(options, context, 'latentDae');
   return {
     acts: 'code',
     ready: async () => { await loadLatentDae(); },
@@ -85,7 +66,7 @@ export const latentDae: PriorFactory<LatentDaeOptions> = (options, context) => {
         let next = tf.add(code, tf.mul(tf.sub(reconstructCode(code), code), epsilon1));
         if (epsilon3 > 0) {
           // One draw per item from its own stream (or one for the batch), whatever happens in the DAE.
-          const noise = drawPerItem({ random: random!, ...(context?.itemRandoms ? { itemRandoms: context.itemRandoms } : {}) }, code.shape, (shape, seed) => tf.randomNormal(shape, 0, epsilon3, 'float32', seed));
+          const noise = drawPerItem(priorRandoms(context), code.shape, (shape, seed) => tf.randomNormal(shape, 0, epsilon3, 'float32', seed));
           next = tf.add(next, tf.mul(noise, tf.tensor2d(std, [1, std.length])));
         }
         parameterization.setCode(next as tf.Tensor2D);
