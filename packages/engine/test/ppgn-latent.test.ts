@@ -16,7 +16,7 @@ import { codeStatistics, loadEncoder, loadGenerator } from '../src/parameterizat
 import { loadLatentDae, reconstructCode } from '../src/priors/index.ts';
 import { InvalidSpecError, type VisualizationOutput, type VisualizationSpec } from '../src/types.ts';
 import { visualize } from '../src/visualize.ts';
-import { shapesA } from './helpers/shapes-a.ts';
+import { classProbabilities, rmsDistance, shapesA } from './helpers/shapes-a.ts';
 import { pixels } from './helpers/visualize-fixture.ts';
 
 const model = await shapesA();
@@ -33,21 +33,7 @@ function sample(className: string, sampling: Record<string, unknown> = {}, seed 
 }
 
 /** The classifier's probability of `className` on each image. */
-function probabilities(images: Float32Array[], className: string): number[] {
-  const classIndex = model.info.labels!.indexOf(className);
-  return tf.tidy(() => {
-    const batch = tf.tensor4d(Float32Array.from(images.flatMap((image) => [...image])), [images.length, 32, 32, 3]);
-    const [probs] = model.activations(batch, [model.info.output.layer]);
-    return (probs.arraySync() as number[][]).map((row) => row[classIndex]);
-  });
-}
-
-/** Root-mean-square pixel difference of two images. */
-function rmsDistance(a: Float32Array, b: Float32Array): number {
-  let total = 0;
-  for (let i = 0; i < a.length; i++) total += (a[i] - b[i]) ** 2;
-  return Math.sqrt(total / a.length);
-}
+const probabilities = (images: Float32Array[], className: string): number[] => classProbabilities(model, images, className);
 
 test('the latent DAE brings noisy codes of unseen shapes images closer to the clean codes', () => {
   const { std } = codeStatistics();

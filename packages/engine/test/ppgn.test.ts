@@ -11,7 +11,7 @@ import { generateShapes, shapesTensor } from '@featurevis/engine/datasets';
 import { loadDae, reconstruct } from '../src/priors/index.ts';
 import type { VisualizationOutput, VisualizationSpec } from '../src/types.ts';
 import { visualize } from '../src/visualize.ts';
-import { shapesA } from './helpers/shapes-a.ts';
+import { classProbabilities, rmsDistance, shapesA } from './helpers/shapes-a.ts';
 import { pixels } from './helpers/visualize-fixture.ts';
 
 const model = await shapesA();
@@ -30,21 +30,7 @@ function sample(className: string, sampling: Partial<typeof SAMPLING> = {}, seed
 }
 
 /** The classifier's probability of `className` on each image. */
-function probabilities(images: Float32Array[], className: string): number[] {
-  const classIndex = model.info.labels!.indexOf(className);
-  return tf.tidy(() => {
-    const batch = tf.tensor4d(Float32Array.from(images.flatMap((image) => [...image])), [images.length, 32, 32, 3]);
-    const [probs] = model.activations(batch, [model.info.output.layer]);
-    return (probs.arraySync() as number[][]).map((row) => row[classIndex]);
-  });
-}
-
-/** Root-mean-square pixel difference of two images. */
-function rmsDistance(a: Float32Array, b: Float32Array): number {
-  let total = 0;
-  for (let i = 0; i < a.length; i++) total += (a[i] - b[i]) ** 2;
-  return Math.sqrt(total / a.length);
-}
+const probabilities = (images: Float32Array[], className: string): number[] => classProbabilities(model, images, className);
 
 test('the DAE brings a noisy shapes image closer to the clean one', () => {
   const [noisyMse, reconstructedMse] = tf.tidy(() => {

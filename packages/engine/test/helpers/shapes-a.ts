@@ -3,6 +3,7 @@
  * need it skip with `skipWithoutShapesA` until models/shapes-a exists (bundled-models.test.ts requires it).
  */
 import { existsSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs-core';
 import { fileURLToPath } from 'node:url';
 import { initBackend } from '../../src/backends/index.ts';
 import { loadModelFromDirectory } from '../../src/models/index.ts';
@@ -24,4 +25,21 @@ export async function shapesA(): Promise<LoadedModel> {
 export function disposeShapesA(): void {
   loaded?.dispose();
   loaded = undefined;
+}
+
+/** The classifier's probability of `className` on each 32-px RGB image (as decoded from a PNG). */
+export function classProbabilities(model: LoadedModel, images: Float32Array[], className: string): number[] {
+  const classIndex = model.info.labels!.indexOf(className);
+  return tf.tidy(() => {
+    const batch = tf.tensor4d(Float32Array.from(images.flatMap((image) => [...image])), [images.length, 32, 32, 3]);
+    const [probs] = model.activations(batch, [model.info.output.layer]);
+    return (probs.arraySync() as number[][]).map((row) => row[classIndex]);
+  });
+}
+
+/** Root-mean-square pixel difference of two images. */
+export function rmsDistance(a: Float32Array, b: Float32Array): number {
+  let total = 0;
+  for (let i = 0; i < a.length; i++) total += (a[i] - b[i]) ** 2;
+  return Math.sqrt(total / a.length);
 }
