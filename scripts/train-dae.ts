@@ -13,13 +13,14 @@
  * Reports the held-out reconstruction MSE next to the noisy input's MSE (the noise MSE) and writes
  * the folder only when the reconstruction is closer to the clean images than the noisy input.
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { generateShapes, shapesTensor, DEFAULT_SHAPES_SIZE_PX } from '@featurevis/engine/datasets';
-import { serializeLayersModel, MODEL_JSON_FILE, WEIGHTS_FILE } from '@featurevis/engine/models';
+import { serializeLayersModel } from '@featurevis/engine/models';
+import { writeLayersModelFiles } from './training/write-model.ts';
 import { useTrainingBackend } from './training/backend.ts';
 
 export const DAE_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'priors', 'dae-shapes');
@@ -82,9 +83,7 @@ if (!(reconstructionMse < noiseMse)) {
 }
 const serialized = await serializeLayersModel(model);
 await rm(DAE_DIR, { recursive: true, force: true });
-await mkdir(DAE_DIR, { recursive: true });
-await writeFile(path.join(DAE_DIR, MODEL_JSON_FILE), JSON.stringify(serialized.modelJson));
-await writeFile(path.join(DAE_DIR, WEIGHTS_FILE), serialized.weights);
+await writeLayersModelFiles(DAE_DIR, serialized);
 await writeFile(path.join(DAE_DIR, 'training.json'), JSON.stringify({
   description: 'Denoising autoencoder of the procedural shapes set, the image prior of PPGN sampling (the `dae` prior): R(x) − x ≈ σ²·∂log p(x)/∂x. Input and output RGB in [0,1], any size.',
   script: 'scripts/train-dae.ts', ...PLAN, optimizer: 'adam', loss: 'meanSquaredError',

@@ -32,14 +32,15 @@
  * MSE next to the MSE of always answering the training set's mean image). Writes nothing when the
  * reconstruction is not well below that baseline.
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { parseArgs } from 'node:util';
 import { generateShapes, shapesTensor, DEFAULT_SHAPES_SIZE_PX, LABELS } from '@featurevis/engine/datasets';
-import { serializeLayersModel, modelFilesFromDirectory, readModelArtifacts, MODEL_JSON_FILE, WEIGHTS_FILE } from '@featurevis/engine/models';
+import { serializeLayersModel, modelFilesFromDirectory, readModelArtifacts } from '@featurevis/engine/models';
+import { writeLayersModelFiles } from './training/write-model.ts';
 import { useTrainingBackend } from './training/backend.ts';
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -209,11 +210,8 @@ tf.dispose([codes, statisticsImages]);
 const serializedGenerator = await serializeLayersModel(generator);
 const serializedEncoder = await serializeLayersModel(encoder);
 await rm(outputDir, { recursive: true, force: true });
-await mkdir(path.join(outputDir, 'encoder'), { recursive: true });
-await writeFile(path.join(outputDir, MODEL_JSON_FILE), JSON.stringify(serializedGenerator.modelJson));
-await writeFile(path.join(outputDir, WEIGHTS_FILE), serializedGenerator.weights);
-await writeFile(path.join(outputDir, 'encoder', MODEL_JSON_FILE), JSON.stringify(serializedEncoder.modelJson));
-await writeFile(path.join(outputDir, 'encoder', WEIGHTS_FILE), serializedEncoder.weights);
+await writeLayersModelFiles(outputDir, serializedGenerator);
+await writeLayersModelFiles(path.join(outputDir, 'encoder'), serializedEncoder);
 const round = (values: number[]) => values.map((value) => Number(value.toFixed(6)));
 await writeFile(path.join(outputDir, 'codes.json'), JSON.stringify({
   description: `Per-dimension statistics of the encoder's codes of ${PLAN.statistics.count} shapes images (seed ${PLAN.statistics.seed}, ${PLAN.sizePx} px); p01/p99 are the 1st and 99th percentiles.`,

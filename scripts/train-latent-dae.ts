@@ -19,13 +19,14 @@
  * the same backend. Reports the held-out standardised MSE of R(noisy) next to the noisy codes' own (the
  * noise MSE ≈ noiseStd²) and writes the folder only when the reconstruction is closer.
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { generateShapes, shapesTensor } from '@featurevis/engine/datasets';
-import { serializeLayersModel, modelFilesFromDirectory, readModelArtifacts, MODEL_JSON_FILE, WEIGHTS_FILE } from '@featurevis/engine/models';
+import { serializeLayersModel, modelFilesFromDirectory, readModelArtifacts } from '@featurevis/engine/models';
+import { writeLayersModelFiles } from './training/write-model.ts';
 import { createRandom } from '../packages/engine/src/random.ts';
 import { useTrainingBackend } from './training/backend.ts';
 
@@ -140,9 +141,7 @@ if (!(reconstructionMse < noiseMse)) {
 }
 const serialized = await serializeLayersModel(model);
 await rm(LATENT_DAE_DIR, { recursive: true, force: true });
-await mkdir(LATENT_DAE_DIR, { recursive: true });
-await writeFile(path.join(LATENT_DAE_DIR, MODEL_JSON_FILE), JSON.stringify(serialized.modelJson));
-await writeFile(path.join(LATENT_DAE_DIR, WEIGHTS_FILE), serialized.weights);
+await writeLayersModelFiles(LATENT_DAE_DIR, serialized);
 await writeFile(path.join(LATENT_DAE_DIR, 'training.json'), JSON.stringify({
   description: 'Denoising autoencoder of the bundled shapes generator\'s codes (priors/generator-shapes/encoder applied to shapes images), the latent prior of PPGN sampling (the `latentDae` prior): R_h(h) − h ≈ σ²·∂log p(h)/∂h. Input and output: codes [codeDim] in the generator\'s units. MSEs are standardised (per-dimension squared error / std²).',
   script: 'scripts/train-latent-dae.ts', ...PLAN, optimizer: 'adam', loss: 'standardised meanSquaredError',

@@ -29,10 +29,16 @@ export async function writeModelFolder(modelsDir: string, serialized: Serialized
   const dir = path.join(modelsDir, model.id);
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
-  await writeFile(path.join(dir, MODEL_JSON_FILE), JSON.stringify(serialized.modelJson));
-  await writeFile(path.join(dir, WEIGHTS_FILE), serialized.weights);
+  await writeLayersModelFiles(dir, serialized);
   await writeFile(path.join(dir, TRAINING_FILE), JSON.stringify(model.training, null, 2) + '\n');
   // The view last: the catalog lists a folder only once featurevis.json is there.
   await writeFile(path.join(dir, MODEL_VIEW_FILE), JSON.stringify(view, null, 2) + '\n');
   return { dir, weightBytes: serialized.weights.byteLength };
+}
+
+/** Writes model.json and the weights file of `serialized` into `dir` (made if missing): a learned prior's folder under priors/, or a bundled model's. */
+export async function writeLayersModelFiles(dir: string, serialized: SerializedModel): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await writeFile(path.join(dir, MODEL_JSON_FILE), JSON.stringify(serialized.modelJson));
+  await writeFile(path.join(dir, WEIGHTS_FILE), serialized.weights);
 }
