@@ -151,7 +151,7 @@ function withNonFinite(values: Float32Array): Float32Array {
 
 // A channel count divisible by 4 runs the SIMD kernel in tfjs-backend-wasm's heap ('auto'); the same
 // cases also check the SIMD kernel on copies and the JavaScript loops, which run where that cannot.
-const maxPoolPaths = (channels: number): MaxPoolGradPath[] => (channels % 4 === 0 ? ['auto', 'simdOnCopies', 'javascript'] : ['auto']);
+const maxPoolPaths = (channels: number): MaxPoolGradPath[] => (channels % 4 === 0 ? ['auto', 'simdInPlace', 'simdOnCopies', 'javascript'] : ['auto']);
 
 for (const [index, c] of maxPoolCases.entries()) for (const path of maxPoolPaths(c.channels ?? 3)) {
   test(`MaxPoolGrad on WASM (${path}) equals CPU: input ${c.inputHw}, ${c.channels ?? 3} channels, filter ${c.filter}, stride ${c.stride}, pad ${c.pad}${c.ties ? ', with ties' : ''}${c.nonFinite ? ', NaN and −∞' : ''}`, async () => {

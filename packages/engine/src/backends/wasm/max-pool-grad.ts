@@ -13,7 +13,7 @@
  * own heap where it can (no copies: 64×32×32×16 in about 1 ms against 2.3 ms with copies).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { wasmBase64 as twoByTwoSimdBase64 } from './max-pool-grad-2x2.wasm.ts';
+import { sharedMemoryWasmBase64 as twoByTwoSimdSharedBase64, wasmBase64 as twoByTwoSimdBase64 } from './max-pool-grad-2x2.wasm.ts';
 
 /** What this needs of a backend: a copy of a tensor's values (every tfjs KernelBackend has it). */
 interface ReadableBackend { readSync(dataId: tf.DataId): tf.BackendValues }
@@ -56,24 +56,29 @@ function twoByTwoNonOverlapping(x: Float32Array, gradient: Float32Array, dx: Flo
 /** The SIMD kernel's export: byte offsets of x, dy and dx in its memory, then the geometry. */
 type MaxPoolGrad2x2 = (x: number, dy: number, dx: number, batch: number, inHeight: number, inWidth: number, channels: number, outHeight: number, outWidth: number) => void;
 
-/** The compiled kernel, made on first use; null where the runtime has no WebAssembly SIMD. */
-let compiledKernel: WebAssembly.Module | null | undefined;
+/** The compiled kernel for an unshared and a shared memory, made on first use; null where the runtime has no WebAssembly SIMD. */
+const compiledKernels = new Map<boolean, WebAssembly.Module | null>();
 /** One instance per memory it works in (tfjs-backend-wasm's heap, or a memory of its own). */
 const kernelInstances = new WeakMap<WebAssembly.Memory, MaxPoolGrad2x2 | null>();
 
-function simdKernelIn(memory: WebAssembly.Memory): MaxPoolGrad2x2 | null {
-  if (compiledKernel === undefined) {
+function compiledKernel(shared: boolean): WebAssembly.Module | null {
+  if (!compiledKernels.has(shared)) {
     try {
-      compiledKernel = new WebAssembly.Module(Buffer.from(twoByTwoSimdBase64, 'base64'));
+      compiledKernels.set(shared, new WebAssembly.Module(Buffer.from(shared ? twoByTwoSimdSharedBase64 : twoByTwoSimdBase64, 'base64')));
     } catch {
-      compiledKernel = null;
+      compiledKernels.set(shared, null);
     }
   }
-  if (compiledKernel == null) return null;
+  return compiledKernels.get(shared) ?? null;
+}
+
+function simdKernelIn(memory: WebAssembly.Memory): MaxPoolGrad2x2 | null {
   if (!kernelInstances.has(memory)) {
+    // tfjs-backend-wasm's heap is a shared memory when it runs multi-threaded (node-threads.ts).
+    const module = compiledKernel(memory.buffer instanceof SharedArrayBuffer);
     try {
-      const instance = new WebAssembly.Instance(compiledKernel, { env: { memory } });
-      kernelInstances.set(memory, instance.exports.maxPoolGrad2x2 as MaxPoolGrad2x2);
+      const instance = module && new WebAssembly.Instance(module, { env: { memory } });
+      kernelInstances.set(memory, instance ? instance.exports.maxPoolGrad2x2 as MaxPoolGrad2x2 : null);
     } catch {
       kernelInstances.set(memory, null);
     }
@@ -83,22 +88,23 @@ function simdKernelIn(memory: WebAssembly.Memory): MaxPoolGrad2x2 | null {
 
 /**
  * What the in-place path uses of tfjs-backend-wasm: its kernels' own helpers (`getMemoryOffset`,
- * `makeOutput`, `typedArrayFromHeap` on BackendWasm) and the Emscripten module's exported memory
- * (`Module.asm.memory`, tfjs-backend-wasm 4.x). Checked at run time; without them the copying path runs.
+ * `makeOutput`, `typedArrayFromHeap` on BackendWasm) and the Emscripten module's memory: exported as
+ * `Module.asm.memory` by the single-threaded build, imported and kept as `Module.wasmMemory` by the
+ * threaded one (tfjs-backend-wasm 4.x). Checked at run time; without them the copying path runs.
  */
 interface WasmHeapBackend {
-  wasm: { asm: { memory: WebAssembly.Memory } };
+  wasm: { asm?: { memory?: unknown }; wasmMemory?: unknown };
   getMemoryOffset(dataId: tf.DataId): number;
   makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
   typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
 }
 
-function asWasmHeapBackend(backend: unknown): WasmHeapBackend | null {
-  const candidate = backend as Partial<WasmHeapBackend> & { wasm?: { asm?: { memory?: unknown } } };
-  const memory = candidate?.wasm?.asm?.memory;
+function heapOf(backend: unknown): { heap: WasmHeapBackend; memory: WebAssembly.Memory } | null {
+  const candidate = backend as Partial<WasmHeapBackend>;
+  const memory = candidate?.wasm?.asm?.memory ?? candidate?.wasm?.wasmMemory;
   return memory instanceof WebAssembly.Memory && typeof candidate.getMemoryOffset === 'function'
     && typeof candidate.makeOutput === 'function' && typeof candidate.typedArrayFromHeap === 'function'
-    ? candidate as WasmHeapBackend : null;
+    ? { heap: candidate as WasmHeapBackend, memory } : null;
 }
 
 /** Positions under no window (a last odd row or column) are not written by the kernel. */
@@ -111,9 +117,10 @@ function hasUncoveredInput(info: tf.backend_util.Conv2DInfo): boolean {
  * where they are and writes dx into the output tensor's memory. Null when the heap cannot be had.
  */
 function twoByTwoInHeap(backend: unknown, input: tf.TensorInfo, dy: tf.TensorInfo, info: tf.backend_util.Conv2DInfo): tf.TensorInfo | null {
-  const heap = asWasmHeapBackend(backend);
-  if (heap == null || input.dtype !== 'float32' || dy.dtype !== 'float32') return null;
-  const kernel = simdKernelIn(heap.wasm.asm.memory);
+  const found = heapOf(backend);
+  if (found == null || input.dtype !== 'float32' || dy.dtype !== 'float32') return null;
+  const { heap, memory } = found;
+  const kernel = simdKernelIn(memory);
   if (kernel == null) return null;
   const out = heap.makeOutput([...input.shape], 'float32');
   if (hasUncoveredInput(info)) heap.typedArrayFromHeap(out).fill(0);
@@ -188,9 +195,10 @@ function anyGeometry(x: Float32Array, gradient: Float32Array, dx: Float32Array, 
 
 /**
  * Which implementation runs: `auto` takes the SIMD kernel in place where it can, else on copies, else
- * the JavaScript loops; the tests force the other two to check each against the CPU kernel.
+ * the JavaScript loops; the tests force each of the others to check it against the CPU kernel
+ * (`simdInPlace` throws where the in-place kernel cannot run, so a test cannot pass on a fallback).
  */
-export type MaxPoolGradPath = 'auto' | 'simdOnCopies' | 'javascript';
+export type MaxPoolGradPath = 'auto' | 'simdInPlace' | 'simdOnCopies' | 'javascript';
 let path: MaxPoolGradPath = 'auto';
 
 /** Forces a path (tests); returns the function that puts the previous one back. */
@@ -208,10 +216,11 @@ export function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.Na
     && info.dilationHeight === 1 && info.dilationWidth === 1 && info.padInfo.top === 0 && info.padInfo.left === 0
     && 2 * info.outHeight <= info.inHeight && 2 * info.outWidth <= info.inWidth;
   const simd = twoByTwo && info.inChannels % 4 === 0 && path !== 'javascript';
-  if (simd && path === 'auto') {
+  if (simd && (path === 'auto' || path === 'simdInPlace')) {
     const inPlace = twoByTwoInHeap(args.backend, input, dy, info);
     if (inPlace) return inPlace;
   }
+  if (path === 'simdInPlace') throw new Error('MaxPoolGrad: the in-place SIMD kernel cannot run here');
   const backend = args.backend as ReadableBackend;
   const x = backend.readSync(input.dataId) as Float32Array;
   const gradient = backend.readSync(dy.dataId) as Float32Array;
