@@ -23,6 +23,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Prior as PriorSpec, ResolvedEngineSettings, Transform as TransformSpec } from '@featurevis/contracts';
+import { useWasmThreadsFor } from './backends/index.ts';
 import { checkFacets, facetStarts, type FacetsSummary } from './facets.ts';
 import { datasetExamples, evaluateReferenceSet, metrics as metricUnits, type ReferenceEvaluation } from './metrics/index.ts';
 import { buildObjective, classIndex } from './objectives/index.ts';
@@ -81,6 +82,8 @@ interface Run {
 export async function visualize(model: LoadedModel, spec: VisualizationSpec, options: VisualizeOptions = {}): Promise<VisualizationOutput> {
   const startedMs = performance.now();
   const run = assemble(model, spec);
+  // A small run is faster on one thread than on WASM's pool (backends/wasm/node-threads.ts).
+  const restoreThreads = useWasmThreadsFor(run.batch * run.settings.image.size ** 2);
   try {
     const { settings } = run;
     for (const ready of run.ready) await ready();
@@ -132,6 +135,7 @@ export async function visualize(model: LoadedModel, spec: VisualizationSpec, opt
       finalImages.dispose();
     }
   } finally {
+    restoreThreads();
     run.parameterization.dispose();
     run.optimizer.dispose();
     run.attributionSum?.dispose();

@@ -5,6 +5,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { randomUUID } from 'node:crypto';
+import os from 'node:os';
 import type { ModelView } from '@featurevis/contracts';
 import type { ImageScore, StepProgress, VisualizationOutput } from '@featurevis/engine';
 import type { ReferenceImageSet } from '@featurevis/engine/datasets';
@@ -48,6 +49,10 @@ export class EnginePool {
 
   constructor(private readonly options: {
     size: number; backendPreference: string; modelCacheBytes: number; loadModelFiles: ModelFilesLoader;
+    /** Threads of each engine thread's WASM backend; 0 or absent: the machine's cores divided among the `size` engine threads. */
+    wasmThreads?: number;
+    /** Runs with fewer image pixels a step than this use one WASM thread (the engine's default when absent). */
+    wasmThreadsMinPixels?: number;
     /** The uploaded reference sets a spec names, at its image size (reference-sets.ts); none without. */
     loadReferenceSets?: (spec: unknown, sizePx: number) => Promise<ReferenceImageSet[]>;
   }) {
@@ -55,7 +60,7 @@ export class EnginePool {
   }
 
   private spawn(): Slot {
-    const thread = spawnThread({ backendPreference: this.options.backendPreference, modelCacheBytes: this.options.modelCacheBytes });
+    const thread = spawnThread({ backendPreference: this.options.backendPreference, modelCacheBytes: this.options.modelCacheBytes, wasmThreads: this.wasmThreads(), wasmThreadsMinPixels: this.options.wasmThreadsMinPixels });
     const slot: Slot = { thread, busy: false, runs: new Map() };
     thread.on('message', (m: ThreadResponse) => this.onMessage(slot, m));
     const fail = (err: Error) => {
@@ -102,7 +107,12 @@ export class EnginePool {
   }
 
   /** Which backend the threads run (they all choose the same way). */
-  backend(): Promise<{ name: string; package: string }> {
+  /** WASM threads per engine thread: as configured, else the cores shared among the engine threads (at least 1). */
+  wasmThreads(): number {
+    return this.options.wasmThreads || Math.max(1, Math.floor(os.availableParallelism() / this.options.size));
+  }
+
+  backend(): Promise<{ name: string; package: string; threads?: number }> {
     const thread = this.slots[0]!.thread;
     return new Promise((resolve) => {
       const onMessage = (m: ThreadResponse) => { if (m.type === 'backend') { thread.off('message', onMessage); resolve(m); } };

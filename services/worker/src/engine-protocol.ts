@@ -17,4 +17,4 @@ export type ThreadResponse =
   | { type: 'done'; runId: string; output: VisualizationOutput; leakedTensors: number }
   | { type: 'scored'; runId: string; scores: ImageScore[][] }
   | { type: 'failed'; runId: string; kind: 'canceled' | 'invalid' | 'error'; message: string; field?: string; stack?: string }
-  | { type: 'backend'; name: string; package: string };
+  | { type: 'backend'; name: string; package: string; threads?: number };

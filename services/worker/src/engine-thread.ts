@@ -13,9 +13,9 @@ import { provideReferenceSets } from '@featurevis/engine/datasets';
 import type { ModelView } from '@featurevis/contracts';
 import type { ThreadRequest, ThreadResponse } from './engine-protocol.ts';
 
-const { backendPreference, modelCacheBytes } = workerData as { backendPreference: string; modelCacheBytes: number };
+const { backendPreference, modelCacheBytes, wasmThreads, wasmThreadsMinPixels } = workerData as { backendPreference: string; modelCacheBytes: number; wasmThreads: number; wasmThreadsMinPixels?: number };
 const port = parentPort!;
-const ready = initBackend(backendPreference as Parameters<typeof initBackend>[0]);
+const ready = initBackend(backendPreference as Parameters<typeof initBackend>[0], { wasmThreads, wasmThreadsMinPixels });
 
 interface CachedModel { model: LoadedModel; bytes: number }
 const cache = new Map<string, CachedModel>(); // insertion order = least recently used first
@@ -85,5 +85,5 @@ port.on('message', (message: ThreadRequest) => {
   if (message.type === 'run') void run(message);
   else if (message.type === 'score') void score(message);
   else if (message.type === 'model-files') pendingFiles.get(message.runId)?.(message), pendingFiles.delete(message.runId);
-  else if (message.type === 'backend') void ready.then((b) => send({ type: 'backend', name: b.name, package: b.package }), (err) => send({ type: 'backend', name: 'none', package: String(err) }));
+  else if (message.type === 'backend') void ready.then((b) => send({ type: 'backend', name: b.name, package: b.package, ...(b.threads ? { threads: b.threads } : {}) }), (err) => send({ type: 'backend', name: 'none', package: String(err) }));
 });

@@ -24,7 +24,7 @@ export interface WorkerDeps {
 export interface RunningWorker {
   worker: Worker<QueuedJobData, JobOutcome>;
   engine: EnginePool;
-  backend: { name: string; package: string };
+  backend: { name: string; package: string; threads?: number };
   /** Engine runs started (a batched run counts once) and tensors the engine left behind, since start. */
   stats: WorkerStats;
   close(): Promise<void>;
@@ -36,6 +36,8 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
   const engine = new EnginePool({
     size: config.workerConcurrency,
     backendPreference: config.tfjsBackend,
+    wasmThreads: config.wasmThreads,
+    wasmThreadsMinPixels: config.wasmThreadsMinPixels,
     modelCacheBytes: config.modelCacheMb * 1024 * 1024,
     loadModelFiles: async (id) => {
       const files = await catalog.files(id);
@@ -46,7 +48,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     loadReferenceSets: (spec, sizePx) => referenceSets.forRun(spec as EngineSettingsRequest, sizePx),
   });
   const backend = await engine.backend();
-  logger.info({ backend: backend.name, package: backend.package }, 'TensorFlow.js backend selected');
+  logger.info({ backend: backend.name, package: backend.package, ...(backend.threads ? { threads: backend.threads } : {}) }, 'TensorFlow.js backend selected');
 
   const running = new Map<string, () => void>();
   const stats: WorkerStats = { engineRuns: 0, leakedTensors: 0 };

@@ -6,6 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT } from '@featurevis/config';
 import type { ModelView } from '@featurevis/contracts';
@@ -43,6 +44,12 @@ test('runs a job in the thread: images of the requested size, a trace per step, 
   assert.equal(output.backend, 'wasm');
   assert.deepEqual(progress, [2, 4]);
   assert.equal(output.leakedTensors, 0);
+});
+
+test('the engine thread\'s WASM backend runs on the cores given to it (here: all, one engine thread)', async () => {
+  assert.equal(pool.wasmThreads(), Math.max(1, os.availableParallelism()));
+  // tfjs-backend-wasm's pthread pool holds 8 threads: the engine starts at most that many.
+  assert.deepEqual(await pool.backend(), { type: 'backend', name: 'wasm', package: '@tensorflow/tfjs-backend-wasm', threads: Math.min(8, pool.wasmThreads()) });
 });
 
 test('many runs leave no tensors behind and load the model once (the thread caches it)', async () => {

@@ -8,9 +8,11 @@
  * binaries at install time, which these machines cannot do; issue 4).
  */
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { installInputOnlyGradients } from './input-only-gradients.ts';
+import { installWasmThreadSwitch, prepareWasmThreads, setWasmThreadsMinPixels, wasmThreadSwitchAvailable } from './wasm/node-threads.ts';
 import { registerWasmGradientKernels } from './wasm/register-gradient-kernels.ts';
 
 export type BackendPreference = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu' | 'webgpu';
@@ -20,7 +22,39 @@ export interface SelectedBackend {
   name: string;
   /** The npm package that provides it. */
   package: string;
+  /** WASM only: the threads XNNPACK runs convolutions and matrix products on. */
+  threads?: number;
+  /**
+   * WASM with threads only: runs with fewer image pixels a step than this run single-threaded
+   * (node-threads.ts `useWasmThreadsFor`); absent where the threads cannot be switched off.
+   */
+  threadsFromPixels?: number;
 }
+
+export interface BackendOptions {
+  /**
+   * WASM only: threads for XNNPACK (node-threads.ts), 1 for single-threaded; default every core
+   * (`os.availableParallelism()`), at most 8 (the pthread pool tfjs-backend-wasm starts). Applies when
+   * the WASM backend first initialises in a thread; later calls report the count it started with.
+   */
+  wasmThreads?: number;
+  /**
+   * WASM with threads: a run with fewer image pixels a step (batch × height × width) than this runs
+   * single-threaded, where waking the threads for each kernel costs more than they save. Default
+   * DEFAULT_WASM_THREADS_MIN_PIXELS; 0: always threaded.
+   */
+  wasmThreadsMinPixels?: number;
+}
+
+/**
+ * Measured on 2 cores (shapes-a engine steps at 32 px, best of 5 runs each): two threads were 5–15 %
+ * slower than one at batch 1 and 2, and faster from batch 4 (4,096 pixels a step: 1.2×; batch 8 1.4×,
+ * batch 64 1.5–1.6×).
+ */
+export const DEFAULT_WASM_THREADS_MIN_PIXELS = 4096;
+
+/** The most threads tfjs-backend-wasm's build can run: the pthread pool it starts has 8 workers. */
+export const MAX_WASM_THREADS = 8;
 
 /** What `auto` tries, fastest first. WebGPU is not in it: it is opt-in until measured per machine. */
 export const autoBackendOrder: readonly Exclude<BackendPreference, 'auto'>[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
@@ -41,7 +75,7 @@ async function activate(name: string): Promise<boolean> {
   }
 }
 
-type Initialiser = () => Promise<SelectedBackend>;
+type Initialiser = (options: BackendOptions) => Promise<SelectedBackend>;
 
 const initialisers: Record<Exclude<BackendPreference, 'auto'>, Initialiser> = {
   'tensorflow-gpu': async () => {
@@ -54,20 +88,34 @@ const initialisers: Record<Exclude<BackendPreference, 'auto'>, Initialiser> = {
     if (!(await activate('tensorflow'))) throw new Error('@tensorflow/tfjs-node did not initialise');
     return { name: 'tensorflow', package: '@tensorflow/tfjs-node' };
   },
-  wasm: async () => {
+  wasm: async (options) => {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     // The .wasm binaries sit next to the package's JS in dist/; in Node they must be given as a path.
     const distFolder = path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + path.sep;
     wasm.setWasmPaths(distFolder);
-    // tfjs-backend-wasm runs single-threaded under Node (its WASM_HAS_MULTITHREAD_SUPPORT flag is false
-    // there, tfjs issue 3830); where threads are supported, use every core.
-    if (await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')) {
-      const os = await import('node:os');
-      wasm.setThreadsCount(os.availableParallelism());
+    const alreadyInitialised = tf.findBackend('wasm') != null;
+    const threads = Math.min(MAX_WASM_THREADS, Math.max(1, Math.floor(options.wasmThreads ?? os.availableParallelism())));
+    // tfjs-backend-wasm runs single-threaded under Node (tfjs issue 3830); node-threads.ts starts its
+    // threaded build there. Where that cannot be prepared, or its start fails, single-threaded as before.
+    const restore = alreadyInitialised ? null : prepareWasmThreads(threads, wasm.setThreadsCount);
+    let activated: boolean;
+    try {
+      activated = await activate('wasm');
+    } finally {
+      restore?.();
     }
-    if (!(await activate('wasm'))) throw new Error('@tensorflow/tfjs-backend-wasm did not initialise');
+    if (!activated && restore) {
+      tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+      wasm.setThreadsCount(1);
+      activated = await activate('wasm');
+    }
+    if (!activated) throw new Error('@tensorflow/tfjs-backend-wasm did not initialise');
     registerWasmGradientKernels();
-    return { name: 'wasm', package: '@tensorflow/tfjs-backend-wasm' };
+    const started = Math.max(1, wasm.getThreadsCount());
+    const minPixels = options.wasmThreadsMinPixels ?? DEFAULT_WASM_THREADS_MIN_PIXELS;
+    setWasmThreadsMinPixels(minPixels);
+    const switchable = started > 1 && (alreadyInitialised ? wasmThreadSwitchAvailable() : installWasmThreadSwitch((tf.backend() as unknown as { wasm: unknown }).wasm, started));
+    return { name: 'wasm', package: '@tensorflow/tfjs-backend-wasm', threads: started, ...(switchable ? { threadsFromPixels: minPixels } : {}) };
   },
   cpu: async () => {
     await import('@tensorflow/tfjs-backend-cpu');
@@ -94,13 +142,13 @@ const initialisers: Record<Exclude<BackendPreference, 'auto'>, Initialiser> = {
  * fused ops on every backend, and the project's fast gradient kernels on WASM. Logs nothing; the
  * caller logs what it returns. Throws when an explicitly requested backend is unavailable.
  */
-export async function initBackend(preference: BackendPreference = 'auto'): Promise<SelectedBackend> {
+export async function initBackend(preference: BackendPreference = 'auto', options: BackendOptions = {}): Promise<SelectedBackend> {
   installInputOnlyGradients();
-  if (preference !== 'auto') return initialisers[preference]();
+  if (preference !== 'auto') return initialisers[preference](options);
   const failures: string[] = [];
   for (const candidate of autoBackendOrder) {
     try {
-      return await initialisers[candidate]();
+      return await initialisers[candidate](options);
     } catch (error) {
       failures.push(`${candidate}: ${(error as Error).message}`);
     }

@@ -1,0 +1,35 @@
+/**
+ * Run in a child process by wasm-threads.test.ts (the WASM backend's thread count is fixed when it first
+ * initialises, once per process): initialises WASM with `WASM_THREADS` threads and runs two short
+ * visualisations on shapes-a (convolutions, max pooling and their gradients: the MaxPoolGrad kernel is
+ * forced onto its in-place SIMD path, in the shared heap when threaded): a batch of 4 (4,096 pixels a
+ * step: threaded) and a batch of 1 (1,024: switched to one thread). Prints one JSON line: the thread
+ * count, what tfjs-backend-wasm reports while a small run has the threads switched off and after, and a
+ * hash of each PNG. Then it returns without exiting explicitly: the test also checks that the pthreads
+ * do not keep the process alive.
+ */
+import { createHash } from 'node:crypto';
+import * as tf from '@tensorflow/tfjs-core';
+import { visualize } from '../../src/index.ts';
+import { initBackend, useWasmThreadsFor } from '../../src/backends/index.ts';
+import { useMaxPoolGradPath } from '../../src/backends/wasm/max-pool-grad.ts';
+import { loadModelFromDirectory } from '../../src/models/index.ts';
+import { shapesDir } from './shapes-a.ts';
+
+const selected = await initBackend('wasm', { wasmThreads: Number(process.env.WASM_THREADS), wasmThreadsMinPixels: 4096 });
+const reportedThreads = () => (tf.backend() as unknown as { wasm: { tfjs: { getThreadsCount(): number } } }).wasm.tfjs.getThreadsCount();
+const restore = useWasmThreadsFor(1024);
+const duringSmallRun = reportedThreads();
+restore();
+const afterSmallRun = reportedThreads();
+
+const model = await loadModelFromDirectory(shapesDir, 'shapes-a');
+useMaxPoolGradPath('simdInPlace');
+const hashes: string[] = [];
+for (const channels of [[0, 5, 9, 13], [21]]) {
+  const objective = channels.map((channel) => ({ type: 'channel' as const, layer: 'conv2', channel }));
+  const output = await visualize(model, { model: 'shapes-a', objective, steps: 6, image: { size: 32, batch: channels.length }, seed: 7, method: 'yosinski' });
+  hashes.push(...output.images.map((image) => createHash('sha256').update(image.png).digest('hex')));
+}
+model.dispose();
+console.log(JSON.stringify({ threads: selected.threads, threadsFromPixels: selected.threadsFromPixels ?? null, duringSmallRun, afterSmallRun, pngSha256: hashes }));
