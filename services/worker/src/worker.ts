@@ -62,7 +62,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
   });
 
   const worker = new Worker<QueuedJobData, JobOutcome>(QUEUE_NAME, createProcessor({
-    store, storage, catalog, engine, logger, progressEverySteps: config.progressEverySteps, running, stats,
+    store, storage, catalog, engine, logger, progressEverySteps: config.progressEverySteps, running, stats, storeConcurrency: config.storeConcurrency,
     batch: { maxUnits: config.sweepBatchMax, pixelBudget: config.sweepBatchPixels },
   }), {
     connection,
