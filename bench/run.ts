@@ -1,9 +1,16 @@
 /**
- * `npm run bench [-- --quick] [-- --backends=cpu,wasm] [-- --groups=step-cost]`: runs the benchmark
- * groups, prints a table and writes bench/results/latest.json. Figures, never assertions: the tests
- * do not time anything (issue 4).
+ * `npm run bench [-- --quick] [-- --backends=cpu,wasm] [-- --groups=step-cost] [-- --wasm-threads=1,auto]`:
+ * runs the benchmark groups, prints a table and writes bench/results/latest.json. Figures, never
+ * assertions: the tests do not time anything (issue 4).
+ *
+ * WASM's thread count is fixed once per process, so with several `--wasm-threads` values each runs in a
+ * child process of its own (one after another), and this one merges their rows into one table and file;
+ * the sweep table then also compares the batched sweep on each thread count with the one-unit runs on
+ * each (`sweep/seq` across configurations), since threads speed up batches and slow lone small steps.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -16,16 +23,25 @@ const { values: args } = parseArgs({
     backends: { type: 'string', default: 'cpu,wasm' },
     groups: { type: 'string' },
     out: { type: 'string', default: fileURLToPath(new URL('./results/latest.json', import.meta.url)) },
+    // Threads for WASM, comma-separated; `auto` (the default): every core.
+    'wasm-threads': { type: 'string', default: 'auto' },
   },
 });
 
-const options = { quick: args.quick ?? false, backends: (args.backends ?? 'cpu,wasm').split(',').filter(Boolean) };
+const threadChoices = (args['wasm-threads'] ?? 'auto').split(',').filter(Boolean).map((value) => {
+  if (value === 'auto') return undefined;
+  const threads = Number(value);
+  if (!Number.isInteger(threads) || threads < 1) throw new Error(`--wasm-threads: "${value}" is neither a positive integer nor auto`);
+  return threads;
+});
+const options = { quick: args.quick ?? false, backends: (args.backends ?? 'cpu,wasm').split(',').filter(Boolean), wasmThreads: threadChoices[0] };
 const selected = args.groups ? benchGroups.filter((g) => args.groups!.split(',').includes(g.name)) : benchGroups;
 
 const fixed = (digits: number) => (value: number | undefined) => (value != null ? value.toFixed(digits) : '');
 
 const columns: Array<[string, (row: BenchRow) => string]> = [
   ['backend', (r) => r.backend],
+  ['threads', (r) => (r.threads != null ? String(r.threads) : '')],
   ['variant', (r) => r.variant],
   ['model', (r) => r.model ?? ''],
   ['size', (r) => (r.imageSizePx != null ? `${r.imageSizePx}px` : '')],
@@ -73,13 +89,62 @@ function printTable(group: string, rows: BenchRow[]): void {
   }
 }
 
+/** Runs this script once per thread count, each in its own process; returns their rows in order. */
+async function rowsPerThreadCount(): Promise<BenchRow[]> {
+  const folder = await mkdtemp(path.join(os.tmpdir(), 'featurevis-bench-'));
+  try {
+    const collected: BenchRow[] = [];
+    for (const [i, value] of (args['wasm-threads'] ?? '').split(',').filter(Boolean).entries()) {
+      const out = path.join(folder, `${i}.json`);
+      const forwarded = process.argv.slice(2).filter((arg) => !arg.startsWith('--wasm-threads') && !arg.startsWith('--out'));
+      console.error(`-- WASM threads: ${value}`);
+      execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...forwarded, `--wasm-threads=${value}`, `--out=${out}`], { stdio: ['ignore', 'ignore', 'inherit'] });
+      collected.push(...(JSON.parse(await readFile(out, 'utf8')) as { rows: BenchRow[] }).rows);
+    }
+    return collected;
+  } finally {
+    await rm(folder, { recursive: true, force: true });
+  }
+}
+
+/** step/fastest fwd against the fastest forward of the same model and batch on any thread count (each child saw only its own). */
+function fastestForwardAcrossThreadCounts(stepRows: BenchRow[]): void {
+  for (const row of stepRows) {
+    const forwards = stepRows.filter((other) => other.model === row.model && other.batch === row.batch && other.forwardMs != null).map((other) => other.forwardMs!);
+    if (row.stepMs != null && forwards.length > 0) row.stepToFastestForwardRatio = row.stepMs / Math.min(...forwards);
+  }
+}
+
+/** Sweep rows across thread counts: each batched sweep against each configuration's one-unit runs. */
+function crossThreadSweepRows(sweepRows: BenchRow[]): BenchRow[] {
+  const measured = sweepRows.filter((row) => row.threads != null && row.sweepBatchedMs != null && row.sweepSequentialMs != null);
+  const crossed: BenchRow[] = [];
+  for (const batched of measured) {
+    for (const sequential of measured) {
+      if (batched === sequential || batched.backend !== sequential.backend || batched.batch !== sequential.batch || batched.threads === sequential.threads) continue;
+      crossed.push({
+        ...batched, variant: `batched on ${batched.threads} thread(s) vs one-unit runs on ${sequential.threads}`,
+        sweepSequentialMs: sequential.sweepSequentialMs, sweepVsSequentialRatio: batched.sweepBatchedMs! / sequential.sweepSequentialMs!,
+        note: 'across two runs of this invocation (one process per thread count, one after the other)',
+      });
+    }
+  }
+  return crossed;
+}
+
 const rows: BenchRow[] = [];
 const startedAt = new Date().toISOString();
 // Other processes share this machine's cores: the load average says how much they did during the run.
 const loadAverageAtStart = os.loadavg();
-for (const group of selected) {
-  console.error(`${group.name}:`);
-  await group.run(options, (row) => rows.push(row));
+if (threadChoices.length > 1) {
+  rows.push(...await rowsPerThreadCount());
+  fastestForwardAcrossThreadCounts(rows.filter((row) => row.group === 'step-cost'));
+  rows.push(...crossThreadSweepRows(rows.filter((row) => row.group === 'sweep')));
+} else {
+  for (const group of selected) {
+    console.error(`${group.name}:`);
+    await group.run(options, (row) => rows.push(row));
+  }
 }
 for (const group of selected) printTable(group.name, rows.filter((row) => row.group === group.name));
 console.log(`\n${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}; load average (1 min) ${loadAverageAtStart[0].toFixed(2)} at the start, ${os.loadavg()[0].toFixed(2)} at the end`);
@@ -89,10 +154,11 @@ const result = {
   startedAt,
   finishedAt: new Date().toISOString(),
   quick: options.quick,
+  wasmThreads: args['wasm-threads'],
   machine: { cpuModel: cpus[0]?.model ?? 'unknown', cpuCount: cpus.length, availableParallelism: os.availableParallelism(), totalMemoryGiB: os.totalmem() / 2 ** 30, platform: `${os.platform()} ${os.release()}`, node: process.version, loadAverageAtStart, loadAverageAtEnd: os.loadavg() },
   rows,
 };
-await mkdir(new URL('.', `file://${args.out}`), { recursive: true });
+await mkdir(path.dirname(path.resolve(args.out!)), { recursive: true });
 await writeFile(args.out!, JSON.stringify(result, null, 2) + '\n');
 console.log(`\nwrote ${args.out}`);
 // Exit explicitly: no handle left open by a library (a Redis connection reconnecting to the stopped

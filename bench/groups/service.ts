@@ -162,7 +162,7 @@ export const serviceGroup: BenchGroup = {
   name: 'service',
   async run(options, report) {
     const backend = options.backends.includes('wasm') ? 'wasm' : options.backends[0] ?? 'wasm';
-    await initBackend(backend as 'cpu' | 'wasm'); // for writing the models here; the worker's engine thread has its own
+    await initBackend(backend as 'cpu' | 'wasm', { wasmThreads: options.wasmThreads }); // for writing the models here; the worker's engine thread has its own
     const root = await mkdtemp(path.join(os.tmpdir(), 'featurevis-bench-'));
     const redis = await startRedisServer();
     const cleanups: Array<() => Promise<unknown>> = [() => redis.stop(), () => rm(root, { recursive: true, force: true })];
@@ -173,7 +173,7 @@ export const serviceGroup: BenchGroup = {
       const model = await prepareModels(modelsDir);
       const config = loadConfig({}, {
         redisUrl: redis.url, dataDir: path.join(root, 'data'), modelsDir, host: '127.0.0.1', port: 0,
-        logLevel: 'silent', tfjsBackend: backend as Config['tfjsBackend'], progressEverySteps: 1000,
+        logLevel: 'silent', tfjsBackend: backend as Config['tfjsBackend'], progressEverySteps: 1000, wasmThreads: options.wasmThreads ?? 0,
       });
       const api = await startApi(config);
       cleanups.unshift(() => api.close());
@@ -184,6 +184,7 @@ export const serviceGroup: BenchGroup = {
       const startBenchWorker = async (workerConfig: Config) => {
         const services = await createServices(workerConfig);
         const running = await startWorker({ config: workerConfig, ...services, logger: pino({ level: 'silent' }) });
+        if (running.backend.threads) base.threads = running.backend.threads;
         return { services, close: async () => { await running.close(); await services.close(); } };
       };
       const sweepModel = await smallModel(); // the model prepareModels copied; for its sweep layer

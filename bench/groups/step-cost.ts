@@ -121,7 +121,7 @@ export const stepCostGroup: BenchGroup = {
   async run(options, report) {
     const rows: BenchRow[] = [];
     for (const backend of options.backends) {
-      await initBackend(backend as 'cpu' | 'wasm');
+      const { threads } = await initBackend(backend as 'cpu' | 'wasm', { wasmThreads: options.wasmThreads });
       // Loaded per backend: a model's weights live on the backend that was active when it loaded.
       const models = await stepCostModels();
       for (const model of models) {
@@ -131,7 +131,7 @@ export const stepCostGroup: BenchGroup = {
             // --quick: the eager variant once per model (at batch 4); on WASM it differs from "after"
             // only where a conv has a linear activation, and there it cannot run at all.
             if (options.quick && variant === eagerVariant && batch !== 4) continue;
-            const row = await measure(model, batch, backend, variant, options);
+            const row = { ...await measure(model, batch, backend, variant, options), ...(threads ? { threads } : {}) };
             console.error(`  ${backend} · ${model.name} · batch ${batch} · ${variant.name}: ${row.error ?? `forward ${row.forwardMs?.toFixed(1)} ms, step ${row.stepMs?.toFixed(1)} ms, engine step ${row.engineStepMs?.toFixed(1)} ms`}`);
             rows.push(row);
           }

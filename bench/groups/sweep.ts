@@ -42,7 +42,7 @@ export const sweepGroup: BenchGroup = {
     // The pure-JS backend takes minutes for 64 separate runs; measured without --quick only.
     const backends = options.backends.filter((backend) => !(options.quick && backend === 'cpu'));
     for (const backend of backends) {
-      await initBackend(backend as 'cpu' | 'wasm');
+      const { threads } = await initBackend(backend as 'cpu' | 'wasm', { wasmThreads: options.wasmThreads });
       const model = await smallModel();
       const batchSizes = options.quick ? [UNITS] : [UNITS, 16];
       try {
@@ -59,7 +59,7 @@ export const sweepGroup: BenchGroup = {
           const samples = batchedMs.get(batch)!;
           const meanBatchedMs = samples.reduce((a, b) => a + b, 0) / samples.length;
           const row: BenchRow = {
-            group: 'sweep', backend, variant: `${UNITS} channels as ${UNITS / batch} run(s) of batch ${batch} vs ${UNITS} runs of batch 1`,
+            group: 'sweep', backend, ...(threads ? { threads } : {}), variant: `${UNITS} channels as ${UNITS / batch} run(s) of batch ${batch} vs ${UNITS} runs of batch 1`,
             model: model.name, imageSizePx: model.imageSizePx, batch, steps, units: UNITS,
             sweepBatchedMs: meanBatchedMs, sweepSequentialMs: sequentialMs, sweepVsSequentialRatio: meanBatchedMs / sequentialMs,
             note: `layer ${model.sweepLayer.name} (${model.sweepLayer.channels} channels${model.sweepLayer.channels < UNITS ? `; unit i is channel i mod ${model.sweepLayer.channels}` : ''})`

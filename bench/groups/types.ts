@@ -2,6 +2,8 @@
 export interface BenchRow {
   group: string;
   backend: string;
+  /** WASM: the threads XNNPACK ran on (the engine's `initBackend` report; the service group: the worker's). */
+  threads?: number;
   /** What was switched on, e.g. the project's WASM gradient kernels versus tfjs-backend-wasm's own. */
   variant: string;
   model?: string;
@@ -70,6 +72,8 @@ export interface BenchOptions {
   /** About a minute in all: fewer repetitions, fewer units and steps, no pure-JS runs of the 64-px nets. */
   quick: boolean;
   backends: readonly string[];
+  /** WASM threads (`initBackend`'s wasmThreads, the worker's WASM_THREADS); absent: every core. */
+  wasmThreads?: number;
 }
 
 /**
