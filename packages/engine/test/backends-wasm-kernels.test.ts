@@ -224,3 +224,33 @@ test('Identity on WASM shares memory by reference: a clone outlives its source, 
   x.dispose();
   filter.dispose();
 });
+
+test('the ReLU gradient on WASM is one FeaturevisReluGrad kernel and equals tfjs\'s dy · step(x) bit for bit (NaN, ±∞, ±0, a tail of 1–3 values)', async () => {
+  const special = [NaN, Infinity, -Infinity, 0, -0, 1e-30, -1e-30];
+  for (const size of [4, 7, 64 * 9 + 3]) {
+    const x = randomValues(size, 71 + size).map((v, i) => (i < special.length ? special[i] : v));
+    const dy = randomValues(size, 83 + size).map((v, i) => (i >= special.length && i < 2 * special.length ? special[i - special.length] : v));
+    const gradientOn = async (backend: string) => {
+      await tf.setBackend(backend);
+      return tf.tidy(() => {
+        const input = tf.tensor1d(x);
+        const upstream = tf.tensor1d(dy);
+        // tfjs's own formula, the reference: mul(dy, cast(step(x), 'float32')).
+        const reference = tf.mul(upstream, tf.cast(tf.step(input), 'float32')).dataSync() as Float32Array;
+        const viaGradient = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.relu(v), upstream)))(input).dataSync() as Float32Array;
+        return { reference: Array.from(reference), viaGradient: Array.from(viaGradient) };
+      });
+    };
+    const cpu = await gradientOn('cpu');
+    const wasm = await gradientOn('wasm');
+    // Object.is distinguishes −0 from 0 and treats NaN as equal to NaN.
+    const same = (a: number[], b: number[]) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
+    assert.ok(same(wasm.viaGradient, cpu.reference), `size ${size}: the WASM gradient differs from tfjs's formula`);
+    assert.ok(same(cpu.viaGradient, cpu.reference), `size ${size}: the CPU gradient differs from tfjs's formula`);
+  }
+  await tf.setBackend('wasm');
+  const profile = await tf.profile(() => tf.tidy(() => { tf.grad((v: tf.Tensor) => tf.sum(tf.relu(v)))(tf.tensor1d([1, -1, 2, -2, 3])).dataSync(); }));
+  const kernels = profile.kernels.map((k) => k.name);
+  assert.ok(kernels.includes('FeaturevisReluGrad'), `kernels: ${kernels.join(' ')}`);
+  assert.ok(!kernels.includes('Cast') && !kernels.includes('Step'), `kernels: ${kernels.join(' ')}`);
+});

@@ -14,6 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { sharedMemoryWasmBase64 as twoByTwoSimdSharedBase64, wasmBase64 as twoByTwoSimdBase64 } from './max-pool-grad-2x2.wasm.ts';
+import { SimdKernel, wasmHeapOf } from './simd-kernel.ts';
 
 /** What this needs of a backend: a copy of a tensor's values (every tfjs KernelBackend has it). */
 interface ReadableBackend { readSync(dataId: tf.DataId): tf.BackendValues }
@@ -56,56 +57,7 @@ function twoByTwoNonOverlapping(x: Float32Array, gradient: Float32Array, dx: Flo
 /** The SIMD kernel's export: byte offsets of x, dy and dx in its memory, then the geometry. */
 type MaxPoolGrad2x2 = (x: number, dy: number, dx: number, batch: number, inHeight: number, inWidth: number, channels: number, outHeight: number, outWidth: number) => void;
 
-/** The compiled kernel for an unshared and a shared memory, made on first use; null where the runtime has no WebAssembly SIMD. */
-const compiledKernels = new Map<boolean, WebAssembly.Module | null>();
-/** One instance per memory it works in (tfjs-backend-wasm's heap, or a memory of its own). */
-const kernelInstances = new WeakMap<WebAssembly.Memory, MaxPoolGrad2x2 | null>();
-
-function compiledKernel(shared: boolean): WebAssembly.Module | null {
-  if (!compiledKernels.has(shared)) {
-    try {
-      compiledKernels.set(shared, new WebAssembly.Module(Buffer.from(shared ? twoByTwoSimdSharedBase64 : twoByTwoSimdBase64, 'base64')));
-    } catch {
-      compiledKernels.set(shared, null);
-    }
-  }
-  return compiledKernels.get(shared) ?? null;
-}
-
-function simdKernelIn(memory: WebAssembly.Memory): MaxPoolGrad2x2 | null {
-  if (!kernelInstances.has(memory)) {
-    // tfjs-backend-wasm's heap is a shared memory when it runs multi-threaded (node-threads.ts).
-    const module = compiledKernel(memory.buffer instanceof SharedArrayBuffer);
-    try {
-      const instance = module && new WebAssembly.Instance(module, { env: { memory } });
-      kernelInstances.set(memory, instance ? instance.exports.maxPoolGrad2x2 as MaxPoolGrad2x2 : null);
-    } catch {
-      kernelInstances.set(memory, null);
-    }
-  }
-  return kernelInstances.get(memory) ?? null;
-}
-
-/**
- * What the in-place path uses of tfjs-backend-wasm: its kernels' own helpers (`getMemoryOffset`,
- * `makeOutput`, `typedArrayFromHeap` on BackendWasm) and the Emscripten module's memory: exported as
- * `Module.asm.memory` by the single-threaded build, imported and kept as `Module.wasmMemory` by the
- * threaded one (tfjs-backend-wasm 4.x). Checked at run time; without them the copying path runs.
- */
-interface WasmHeapBackend {
-  wasm: { asm?: { memory?: unknown }; wasmMemory?: unknown };
-  getMemoryOffset(dataId: tf.DataId): number;
-  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
-}
-
-function heapOf(backend: unknown): { heap: WasmHeapBackend; memory: WebAssembly.Memory } | null {
-  const candidate = backend as Partial<WasmHeapBackend>;
-  const memory = candidate?.wasm?.asm?.memory ?? candidate?.wasm?.wasmMemory;
-  return memory instanceof WebAssembly.Memory && typeof candidate.getMemoryOffset === 'function'
-    && typeof candidate.makeOutput === 'function' && typeof candidate.typedArrayFromHeap === 'function'
-    ? { heap: candidate as WasmHeapBackend, memory } : null;
-}
+const twoByTwoSimd = new SimdKernel<MaxPoolGrad2x2>(twoByTwoSimdBase64, twoByTwoSimdSharedBase64, 'maxPoolGrad2x2');
 
 /** Positions under no window (a last odd row or column) are not written by the kernel. */
 function hasUncoveredInput(info: tf.backend_util.Conv2DInfo): boolean {
@@ -117,10 +69,10 @@ function hasUncoveredInput(info: tf.backend_util.Conv2DInfo): boolean {
  * where they are and writes dx into the output tensor's memory. Null when the heap cannot be had.
  */
 function twoByTwoInHeap(backend: unknown, input: tf.TensorInfo, dy: tf.TensorInfo, info: tf.backend_util.Conv2DInfo): tf.TensorInfo | null {
-  const found = heapOf(backend);
+  const found = wasmHeapOf(backend);
   if (found == null || input.dtype !== 'float32' || dy.dtype !== 'float32') return null;
   const { heap, memory } = found;
-  const kernel = simdKernelIn(memory);
+  const kernel = twoByTwoSimd.in(memory);
   if (kernel == null) return null;
   const out = heap.makeOutput([...input.shape], 'float32');
   if (hasUncoveredInput(info)) heap.typedArrayFromHeap(out).fill(0);
@@ -139,7 +91,7 @@ let ownMemory: WebAssembly.Memory | undefined;
  */
 function twoByTwoOnCopies(x: Float32Array, gradient: Float32Array, info: tf.backend_util.Conv2DInfo): Float32Array | null {
   ownMemory ??= new WebAssembly.Memory({ initial: 1 });
-  const kernel = simdKernelIn(ownMemory);
+  const kernel = twoByTwoSimd.in(ownMemory);
   if (kernel == null) return null;
   const xOffset = 0;
   const dyOffset = x.byteLength;

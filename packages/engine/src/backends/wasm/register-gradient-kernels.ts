@@ -10,6 +10,8 @@
  *   gradient kernel, but the engine's gradient code broadcasts masks with it every step.
  * - `Identity` shares its input's memory instead of copying it (identity.ts): tfjs-core clones every
  *   tensor a kernel saves for the backward pass, so the copies were paid on every step.
+ * - `FeaturevisReluGrad`, with a `Relu` gradient that runs it: dy · step(x) in one SIMD pass instead
+ *   of tfjs's Step, Cast and Multiply (relu-grad.ts).
  *
  * The weight-gradient kernels it also lacks (`Conv2DBackpropFilter`,
  * `DepthwiseConv2dNativeBackpropFilter`) are not added: activation maximization never runs them
@@ -20,6 +22,7 @@ import { conv2dBackpropInputAsForwardConv } from './conv2d-backprop-input.ts';
 import { depthwiseConv2dBackpropInputAsForwardConv } from './depthwise-conv2d-backprop-input.ts';
 import { identityWithoutCopy } from './identity.ts';
 import { maxPoolGrad } from './max-pool-grad.ts';
+import { RELU_GRAD_KERNEL, reluGradient, reluGradKernel } from './relu-grad.ts';
 import { tileInJavaScript } from './tile.ts';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
@@ -51,7 +54,20 @@ function replaceKernel(kernelName: string, backendName: string, make: (original:
 }
 
 /** The kernels this module registers, by name (the tests check each against the CPU backend). */
-export const wasmGradientKernelNames: readonly string[] = [tf.Conv2DBackpropInput, tf.DepthwiseConv2dNativeBackpropInput, tf.MaxPoolGrad, tf.Tile, tf.Identity];
+export const wasmGradientKernelNames: readonly string[] = [tf.Conv2DBackpropInput, tf.DepthwiseConv2dNativeBackpropInput, tf.MaxPoolGrad, tf.Tile, tf.Identity, RELU_GRAD_KERNEL];
+
+/** Registers the Relu gradient that uses `FeaturevisReluGrad`; returns the function that puts tfjs's back. */
+function replaceReluGradient(): () => void {
+  const original = tf.getGradient(tf.Relu);
+  if (original === reluGradient) return restoreReluGradient;
+  tf.registerGradient(reluGradient);
+  restoreReluGradient = () => {
+    restoreReluGradient = () => {};
+    if (tf.getGradient(tf.Relu) === reluGradient && original) tf.registerGradient(original);
+  };
+  return restoreReluGradient;
+}
+let restoreReluGradient: () => void = () => {};
 
 /**
  * Idempotent. `initBackend('wasm')` calls it; call it yourself only when activating WASM some other
@@ -74,6 +90,8 @@ export function registerWasmGradientKernels(backendName = 'wasm'): () => void {
       if (original == null) throw new Error(`no ${tf.Identity} kernel to fall back to on ${backendName}`);
       return identityWithoutCopy(args, original.kernelFunc);
     }),
+    replaceKernel(RELU_GRAD_KERNEL, backendName, () => (args: KernelArgs) => reluGradKernel(args)),
+    replaceReluGradient(),
   ];
   return () => restores.forEach((restore) => restore());
 }
