@@ -17,9 +17,9 @@ const script = fileURLToPath(new URL('./helpers/threaded-run.ts', import.meta.ur
 
 interface ChildReport { threads: number; threadsFromPixels: number | null; duringSmallRun: number; afterSmallRun: number; pngSha256: string[] }
 
-function runWithThreads(threads: number): ChildReport {
+function runWithThreads(threads: number, env: Record<string, string> = {}): ChildReport {
   const child = spawnSync(process.execPath, ['--import', 'tsx', script], {
-    env: { ...process.env, WASM_THREADS: String(threads) },
+    env: { ...process.env, ...env, WASM_THREADS: String(threads) },
     encoding: 'utf8',
     // A pool that kept the process alive would hang here: bounded, and reported as a failure below.
     timeout: 120_000,
@@ -41,4 +41,12 @@ test('WASM runs on two threads in Node, switches them off for small runs, gives 
   assert.deepEqual([threaded.duringSmallRun, threaded.afterSmallRun], [-1, 2]);
   assert.equal(threaded.pngSha256.length, 5);
   assert.deepEqual(threaded.pngSha256, single.pngSha256);
+});
+
+test('where the threaded build fails to load, WASM starts on one thread and runs as before', { skip: skipWithoutShapesA }, () => {
+  const single = runWithThreads(1);
+  const fallen = runWithThreads(2, { BREAK_THREADED_BUILD: '1' });
+  assert.equal(fallen.threads, 1);
+  assert.equal(fallen.threadsFromPixels, null);
+  assert.deepEqual(fallen.pngSha256, single.pngSha256);
 });

@@ -106,12 +106,12 @@ export class EnginePool {
     if (next) { slot.busy = true; next(slot); } else slot.busy = false;
   }
 
-  /** Which backend the threads run (they all choose the same way). */
   /** WASM threads per engine thread: as configured, else the cores shared among the engine threads (at least 1). */
   wasmThreads(): number {
     return this.options.wasmThreads || Math.max(1, Math.floor(os.availableParallelism() / this.options.size));
   }
 
+  /** Which backend the threads run (they all choose the same way), and on WASM its thread count. */
   backend(): Promise<{ name: string; package: string; threads?: number }> {
     const thread = this.slots[0]!.thread;
     return new Promise((resolve) => {

@@ -96,7 +96,9 @@ const initialisers: Record<Exclude<BackendPreference, 'auto'>, Initialiser> = {
     const alreadyInitialised = tf.findBackend('wasm') != null;
     const threads = Math.min(MAX_WASM_THREADS, Math.max(1, Math.floor(options.wasmThreads ?? os.availableParallelism())));
     // tfjs-backend-wasm runs single-threaded under Node (tfjs issue 3830); node-threads.ts starts its
-    // threaded build there. Where that cannot be prepared, or its start fails, single-threaded as before.
+    // threaded build there. Where that cannot be prepared, or the threaded build fails to load (tfjs
+    // reports the abort), WASM starts single-threaded as before (tested). A pthread that fails after it
+    // started ends the process instead: Emscripten rethrows a worker's error (WASM_THREADS=1 avoids it).
     const restore = alreadyInitialised ? null : prepareWasmThreads(threads, wasm.setThreadsCount);
     let activated: boolean;
     try {

@@ -9,6 +9,7 @@
  * do not keep the process alive.
  */
 import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import { visualize } from '../../src/index.ts';
 import { initBackend, useWasmThreadsFor } from '../../src/backends/index.ts';
@@ -16,6 +17,16 @@ import { useMaxPoolGradPath } from '../../src/backends/wasm/max-pool-grad.ts';
 import { loadModelFromDirectory } from '../../src/models/index.ts';
 import { shapesDir } from './shapes-a.ts';
 
+// BREAK_THREADED_BUILD: reading the threaded build's .wasm fails (as if it could not load here), to
+// check that the backend then starts single-threaded instead of failing.
+if (process.env.BREAK_THREADED_BUILD) {
+  const fs = createRequire(import.meta.url)('node:fs') as typeof import('node:fs');
+  const readFileSync = fs.readFileSync;
+  fs.readFileSync = ((file: Parameters<typeof readFileSync>[0], ...rest: unknown[]) => {
+    if (String(file).endsWith('tfjs-backend-wasm-threaded-simd.wasm')) throw new Error('broken by the test');
+    return (readFileSync as (...args: unknown[]) => unknown)(file, ...rest);
+  }) as typeof readFileSync;
+}
 const selected = await initBackend('wasm', { wasmThreads: Number(process.env.WASM_THREADS), wasmThreadsMinPixels: 4096 });
 const reportedThreads = () => (tf.backend() as unknown as { wasm: { tfjs: { getThreadsCount(): number } } }).wasm.tfjs.getThreadsCount();
 const restore = useWasmThreadsFor(1024);

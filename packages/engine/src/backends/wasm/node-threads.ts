@@ -24,9 +24,11 @@
  *    requested threads, so the cap is the requested count.
  *
  * The pthreads are unreferenced (`ref()` is a no-op), so an idle pool never keeps a process alive.
- * Everything is checked before it is relied on; where a check fails (another tfjs-backend-wasm
- * version, no shared WebAssembly memory) `prepareWasmThreads` returns false and the backend runs
- * single-threaded as before. Once the backend is up, the global `Worker` and `os.cpus` are restored.
+ * What can be is checked before it is relied on; where a check fails (another tfjs-backend-wasm
+ * version, no shared WebAssembly memory) `prepareWasmThreads` returns null and the backend runs
+ * single-threaded as before, and where the threaded build then fails to load, select.ts starts the
+ * single-threaded one. Once the backend is up, the global `Worker` and `os.cpus` are restored.
+ * Measured with tfjs-backend-wasm 4.22 under Node 20 (packages/engine/test/wasm-threads.test.ts).
  *
  * Why not a library: no maintained package runs Emscripten pthread builds from blob URLs in Node
  * (`web-worker` emulates the Web Worker API over worker_threads but loads scripts by URL only from
