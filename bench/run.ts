@@ -6,7 +6,8 @@
  * WASM's thread count is fixed once per process, so with several `--wasm-threads` values each runs in a
  * child process of its own (one after another), and this one merges their rows into one table and file;
  * the sweep table then also compares the batched sweep on each thread count with the one-unit runs on
- * each (`sweep/seq` across configurations), since threads speed up batches and slow lone small steps.
+ * each (`sweep/seq` across configurations): threads speed up batches, while lone small runs switch
+ * them off, so the best setting for each side is what a deployment would see.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -89,6 +90,17 @@ function printTable(group: string, rows: BenchRow[]): void {
   }
 }
 
+/** `argv` without the named options, in either form (`--name=value` or `--name value`). */
+function withoutOptions(argv: string[], names: string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const name = names.find((n) => argv[i] === n || argv[i]!.startsWith(`${n}=`));
+    if (name == null) kept.push(argv[i]!);
+    else if (argv[i] === name) i++; // its value is the next argument
+  }
+  return kept;
+}
+
 /** Runs this script once per thread count, each in its own process; returns their rows in order. */
 async function rowsPerThreadCount(): Promise<BenchRow[]> {
   const folder = await mkdtemp(path.join(os.tmpdir(), 'featurevis-bench-'));
@@ -96,7 +108,7 @@ async function rowsPerThreadCount(): Promise<BenchRow[]> {
     const collected: BenchRow[] = [];
     for (const [i, value] of (args['wasm-threads'] ?? '').split(',').filter(Boolean).entries()) {
       const out = path.join(folder, `${i}.json`);
-      const forwarded = process.argv.slice(2).filter((arg) => !arg.startsWith('--wasm-threads') && !arg.startsWith('--out'));
+      const forwarded = withoutOptions(process.argv.slice(2), ['--wasm-threads', '--out']);
       console.error(`-- WASM threads: ${value}`);
       execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...forwarded, `--wasm-threads=${value}`, `--out=${out}`], { stdio: ['ignore', 'ignore', 'inherit'] });
       collected.push(...(JSON.parse(await readFile(out, 'utf8')) as { rows: BenchRow[] }).rows);
