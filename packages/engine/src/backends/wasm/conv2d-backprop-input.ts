@@ -1,10 +1,13 @@
 /**
- * `Conv2DBackpropInput` for the WASM backend, as a forward `Conv2D` of the stride-dilated dy with the
- * flipped, in/out-transposed filter (see transposed-convolution.ts). tfjs-backend-wasm's own kernel
- * is a plain loop; measured here, a gradient step with it cost 12× its forward pass (issue 4).
+ * `Conv2DBackpropInput` for the WASM backend, as one forward `Conv2D`: of dy with a sub-pixel filter
+ * where that costs XNNPACK less (few input channels, strides: sub-pixel-convolution.ts), else of the
+ * stride-dilated dy with the flipped, in/out-transposed filter (transposed-convolution.ts).
+ * tfjs-backend-wasm's own kernel is a plain loop; measured here, a gradient step with it cost 12× its
+ * forward pass (issue 4).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { flippedFilter } from './flipped-filter.ts';
+import { planSubPixelConvolution, subPixelConvolution } from './sub-pixel-convolution.ts';
 import { asTensor, planTransposedConvolution } from './transposed-convolution.ts';
 
 export function conv2dBackpropInputAsForwardConv(
@@ -17,7 +20,10 @@ export function conv2dBackpropInputAsForwardConv(
     attrs.inputShape, filterInfo.shape as [number, number, number, number], attrs.strides, 1, attrs.pad, attrs.dimRoundingMode,
     false, tf.backend_util.convertConv2DDataFormat(attrs.dataFormat));
   const result = tf.tidy(() => {
-    const plan = planTransposedConvolution(asTensor<tf.Rank.R4>(args.inputs.dy as tf.TensorInfo), convInfo);
+    const dy = asTensor<tf.Rank.R4>(args.inputs.dy as tf.TensorInfo);
+    const subPixel = planSubPixelConvolution(convInfo);
+    if (subPixel != null) return subPixelConvolution(dy, filterInfo, args.backend, subPixel, attrs.inputShape);
+    const plan = planTransposedConvolution(dy, convInfo);
     if (plan == null) return undefined;
     // [h, w, in, out] → flipped in h and w → [h, w, out, in]: dy's channels are the forward outputs.
     return tf.conv2d(plan.dilatedDy, flippedFilter(filterInfo, args.backend, true), 1, plan.padding);
