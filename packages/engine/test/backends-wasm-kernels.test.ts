@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import { initBackend, wasmGradientKernelNames } from '@featurevis/engine/backends';
 import { useMaxPoolGradPath, type MaxPoolGradPath } from '../src/backends/wasm/max-pool-grad.ts';
+import { planSubPixelConvolution } from '../src/backends/wasm/sub-pixel-convolution.ts';
 
 type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
 
@@ -66,8 +67,22 @@ test('the WASM backend has every kernel this module registers', () => {
   for (const name of wasmGradientKernelNames) assert.ok(tf.getKernel(name, 'wasm'), name);
 });
 
-const convCases: Array<{ inputHw: [number, number]; filterHw: [number, number]; stride: number | [number, number]; pad: Pad }> = [
+/**
+ * `channels` is [in, out] of the forward convolution (default [3, 5]); `subPixel` says whether the case
+ * takes sub-pixel-convolution.ts (checked against its planner, so both formulations stay covered).
+ */
+const convCases: Array<{ inputHw: [number, number]; filterHw: [number, number]; stride: number | [number, number]; pad: Pad; channels?: [number, number]; subPixel?: boolean }> = [
   { inputHw: [9, 9], filterHw: [3, 3], stride: 1, pad: 'same' },
+  // Sub-pixel: blocks of 2, 4 or 8 pixels along the width (few input channels), stride phases.
+  { inputHw: [6, 8], filterHw: [3, 3], stride: 1, pad: 'same', subPixel: true },
+  { inputHw: [5, 16], filterHw: [3, 3], stride: 1, pad: 'same', channels: [1, 16], subPixel: true },
+  { inputHw: [6, 12], filterHw: [3, 3], stride: 1, pad: 'valid', channels: [2, 9], subPixel: true },
+  { inputHw: [8, 8], filterHw: [5, 4], stride: 1, pad: [[0, 0], [2, 1], [0, 3], [0, 0]], subPixel: true },
+  { inputHw: [10, 10], filterHw: [3, 3], stride: 2, pad: 'same', subPixel: true },
+  { inputHw: [8, 12], filterHw: [3, 3], stride: [2, 1], pad: 'same', channels: [4, 16], subPixel: true },
+  { inputHw: [8, 8], filterHw: [4, 4], stride: 2, pad: 'valid', channels: [6, 7], subPixel: true },
+  // Many input channels: the dilated formulation.
+  { inputHw: [8, 8], filterHw: [3, 3], stride: 1, pad: 'same', channels: [16, 8], subPixel: false },
   { inputHw: [9, 8], filterHw: [3, 3], stride: 2, pad: 'same' },
   { inputHw: [10, 10], filterHw: [3, 3], stride: 2, pad: 'same' },
   { inputHw: [9, 9], filterHw: [3, 3], stride: 1, pad: 'valid' },
@@ -78,11 +93,13 @@ const convCases: Array<{ inputHw: [number, number]; filterHw: [number, number]; 
 ];
 
 for (const [index, c] of convCases.entries()) {
-  test(`Conv2DBackpropInput on WASM equals CPU: input ${c.inputHw}, filter ${c.filterHw}, stride ${c.stride}, pad ${JSON.stringify(c.pad)}`, async () => {
-    const [inChannels, outChannels, batch] = [3, 5, 2];
+  test(`Conv2DBackpropInput on WASM equals CPU: input ${c.inputHw}, filter ${c.filterHw}, stride ${c.stride}, pad ${JSON.stringify(c.pad)}, channels ${c.channels ?? [3, 5]}`, async () => {
+    const [inChannels, outChannels] = c.channels ?? [3, 5];
+    const batch = 2;
     const inputShape = [batch, ...c.inputHw, inChannels];
     const filterShape = [...c.filterHw, inChannels, outChannels];
     const convInfo = tf.backend_util.computeConv2DInfo(inputShape as [number, number, number, number], filterShape as [number, number, number, number], c.stride, 1, c.pad);
+    if (c.subPixel != null) assert.equal(planSubPixelConvolution(convInfo) != null, c.subPixel, 'formulation chosen');
     const dyShape = convInfo.outShape;
     const inputs = {
       dy: { values: randomValues(dyShape.reduce((a, b) => a * b), 11 + index), shape: dyShape },
@@ -253,4 +270,54 @@ test('the ReLU gradient on WASM is one FeaturevisReluGrad kernel and equals tfjs
   const kernels = profile.kernels.map((k) => k.name);
   assert.ok(kernels.includes('FeaturevisReluGrad'), `kernels: ${kernels.join(' ')}`);
   assert.ok(!kernels.includes('Cast') && !kernels.includes('Step'), `kernels: ${kernels.join(' ')}`);
+});
+
+const reductionCases: Array<{ shape: number[]; axis: number | number[]; keepDims: boolean }> = [
+  { shape: [4, 5, 6, 7], axis: [1, 2], keepDims: false },
+  { shape: [4, 5, 6, 7], axis: [1, 2], keepDims: true },
+  { shape: [3, 8], axis: -1, keepDims: false },
+  { shape: [2, 3, 4], axis: [0, 2], keepDims: false },
+  { shape: [6, 7], axis: [0, 1], keepDims: false },
+];
+
+for (const [index, c] of reductionCases.entries()) {
+  test(`the Mean and Sum gradients broadcast dy with Tile and equal tfjs's dy · ones / n bit for bit: ${c.shape} over ${c.axis}${c.keepDims ? ', keepDims' : ''}`, async () => {
+    const size = c.shape.reduce((a, b) => a * b, 1);
+    const x = randomValues(size, 91 + index);
+    const upstreamShape = tf.tidy(() => tf.sum(tf.zeros(c.shape), c.axis, c.keepDims).shape);
+    const dy = randomValues(upstreamShape.reduce((a, b) => a * b, 1), 97 + index).map((v) => v * 3.7);
+    const gradients = async (backend: string) => {
+      await tf.setBackend(backend);
+      return tf.tidy(() => {
+        const input = tf.tensor(x, c.shape);
+        const upstream = tf.tensor(dy, upstreamShape);
+        const axes = tf.util.parseAxisParam(c.axis, c.shape);
+        const expandedShape = c.shape.map((s, i) => (axes.includes(i) ? 1 : s));
+        const count = axes.reduce((product, i) => product * c.shape[i], 1);
+        // tfjs's own formulas (gradients/Mean_grad.ts, Sum_grad.ts), the references.
+        const ones = tf.ones(c.shape, 'float32');
+        const meanReference = tf.div(tf.mul(tf.reshape(upstream, expandedShape), ones), count);
+        const sumReference = tf.mul(tf.reshape(upstream, expandedShape), ones);
+        const mean = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.mean(v, c.axis, c.keepDims), upstream)))(input);
+        const sum = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.sum(v, c.axis, c.keepDims), upstream)))(input);
+        return [mean, meanReference, sum, sumReference].map((t) => Array.from(t.dataSync()));
+      });
+    };
+    const [mean, meanReference, sum, sumReference] = await gradients('wasm');
+    const cpu = await gradients('cpu');
+    assert.deepEqual(mean, meanReference, 'Mean on WASM');
+    assert.deepEqual(sum, sumReference, 'Sum on WASM');
+    assert.deepEqual(mean, cpu[1], 'Mean: WASM against the CPU backend');
+    assert.deepEqual(cpu[0], cpu[1], 'Mean on the CPU backend');
+  });
+}
+
+test('the Mean gradient on WASM runs no Multiply and no Fill', async () => {
+  await tf.setBackend('wasm');
+  const x = tf.tensor4d(randomValues(2 * 4 * 4 * 8, 99), [2, 4, 4, 8]);
+  const profile = await tf.profile(() => tf.tidy(() => { tf.grad((v: tf.Tensor) => tf.mean(v, [1, 2]))(x).dataSync(); }));
+  const kernels = profile.kernels.map((k) => k.name);
+  x.dispose();
+  assert.ok(kernels.includes('Tile'), `kernels: ${kernels.join(' ')}`);
+  assert.ok(!kernels.includes('Multiply') && !kernels.includes('Fill'), `kernels: ${kernels.join(' ')}`);
 });

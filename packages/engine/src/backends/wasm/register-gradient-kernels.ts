@@ -12,6 +12,8 @@
  *   tensor a kernel saves for the backward pass, so the copies were paid on every step.
  * - `FeaturevisReluGrad`, with a `Relu` gradient that runs it: dy · step(x) in one SIMD pass instead
  *   of tfjs's Step, Cast and Multiply (relu-grad.ts).
+ * - Gradients for `Mean` and `Sum` that broadcast dy with `Tile` instead of multiplying it by a
+ *   tensor of ones (reduction-gradients.ts).
  *
  * The weight-gradient kernels it also lacks (`Conv2DBackpropFilter`,
  * `DepthwiseConv2dNativeBackpropFilter`) are not added: activation maximization never runs them
@@ -22,6 +24,7 @@ import { conv2dBackpropInputAsForwardConv } from './conv2d-backprop-input.ts';
 import { depthwiseConv2dBackpropInputAsForwardConv } from './depthwise-conv2d-backprop-input.ts';
 import { identityWithoutCopy } from './identity.ts';
 import { maxPoolGrad } from './max-pool-grad.ts';
+import { meanGradient, sumGradient } from './reduction-gradients.ts';
 import { RELU_GRAD_KERNEL, reluGradient, reluGradKernel } from './relu-grad.ts';
 import { tileInJavaScript } from './tile.ts';
 
@@ -56,18 +59,21 @@ function replaceKernel(kernelName: string, backendName: string, make: (original:
 /** The kernels this module registers, by name (the tests check each against the CPU backend). */
 export const wasmGradientKernelNames: readonly string[] = [tf.Conv2DBackpropInput, tf.DepthwiseConv2dNativeBackpropInput, tf.MaxPoolGrad, tf.Tile, tf.Identity, RELU_GRAD_KERNEL];
 
-/** Registers the Relu gradient that uses `FeaturevisReluGrad`; returns the function that puts tfjs's back. */
-function replaceReluGradient(): () => void {
-  const original = tf.getGradient(tf.Relu);
-  if (original === reluGradient) return restoreReluGradient;
-  tf.registerGradient(reluGradient);
-  restoreReluGradient = () => {
-    restoreReluGradient = () => {};
-    if (tf.getGradient(tf.Relu) === reluGradient && original) tf.registerGradient(original);
+/** How to put back each tfjs gradient we replaced, by kernel name. */
+const restoreGradient = new Map<string, () => void>();
+
+/** Registers one of our gradients (the registry is global); returns the function that puts tfjs's back. */
+function replaceGradient(ours: tf.GradConfig): () => void {
+  const original = tf.getGradient(ours.kernelName);
+  if (original === ours) return restoreGradient.get(ours.kernelName) ?? (() => {});
+  tf.registerGradient(ours);
+  const restore = () => {
+    restoreGradient.delete(ours.kernelName);
+    if (tf.getGradient(ours.kernelName) === ours && original) tf.registerGradient(original);
   };
-  return restoreReluGradient;
+  restoreGradient.set(ours.kernelName, restore);
+  return restore;
 }
-let restoreReluGradient: () => void = () => {};
 
 /**
  * Idempotent. `initBackend('wasm')` calls it; call it yourself only when activating WASM some other
@@ -91,7 +97,9 @@ export function registerWasmGradientKernels(backendName = 'wasm'): () => void {
       return identityWithoutCopy(args, original.kernelFunc);
     }),
     replaceKernel(RELU_GRAD_KERNEL, backendName, () => (args: KernelArgs) => reluGradKernel(args)),
-    replaceReluGradient(),
+    replaceGradient(reluGradient),
+    replaceGradient(meanGradient),
+    replaceGradient(sumGradient),
   ];
   return () => restores.forEach((restore) => restore());
 }
