@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { initBackend, installInputOnlyGradients, weightGradientKernelNames } from '@featurevis/engine/backends';
+import { initBackend, installInputOnlyGradients, weightGradientKernelNames, withUnfusedActivations } from '@featurevis/engine/backends';
 import { loadModelFromDirectory } from '@featurevis/engine/models';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
@@ -28,18 +28,30 @@ test('initBackend rejects an explicitly requested backend that is not installed'
   await initBackend('cpu');
 });
 
-/** conv+relu, a linear conv (fused with a bias), a strided conv, a depthwise conv and a dense layer. */
+/**
+ * conv+relu, a linear conv (fused with a bias), a strided conv, a depthwise conv + relu, a dense + relu
+ * and a dense layer: every fused op, with and without a fused ReLU.
+ */
 function smallConvNet(): tfl.LayersModel {
   return tfl.sequential({
     layers: [
       tfl.layers.conv2d({ inputShape: [12, 12, 3], filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', name: 'conv_relu' }),
       tfl.layers.conv2d({ filters: 6, kernelSize: 3, padding: 'same', name: 'conv_linear' }),
       tfl.layers.conv2d({ filters: 7, kernelSize: 3, strides: 2, padding: 'valid', name: 'conv_strided' }),
-      tfl.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', name: 'depthwise' }),
+      tfl.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', activation: 'relu', name: 'depthwise_relu' }),
       tfl.layers.flatten(),
+      tfl.layers.dense({ units: 6, activation: 'relu', name: 'dense_relu' }),
       tfl.layers.dense({ units: 5, name: 'logits' }),
     ],
   });
+}
+
+/** The kernels that ran a fused op, and the separate Relu kernels (a ReLU tfjs unfused). */
+function fusedAndReluKernels(kernels: ProfiledGradient['kernels']) {
+  return {
+    fused: kernels.filter((k) => [tf.FusedConv2D, tf.FusedDepthwiseConv2D, tf._FusedMatMul].includes(k.name)).length,
+    relu: kernels.filter((k) => k.name === tf.Relu).length,
+  };
 }
 
 interface ProfiledGradient { gradient: Float32Array; kernels: Array<{ name: string; outputShapes: number[][] }> }
@@ -93,10 +105,40 @@ for (const backend of ['cpu', 'wasm'] as const) {
     assert.deepEqual(weightShapedComputations(lazy.kernels, weightShapes), []);
     assert.ok(Math.max(...lazy.gradient.map(Math.abs)) > 0);
     assert.ok(maxAbsDifference(lazy.gradient, eager.gradient) <= 1e-5 * Math.max(...eager.gradient.map(Math.abs)));
+    // The conv's and the dense layer's ReLUs stay inside their fused kernels (tfjs unfuses them under
+    // the tape: 3 Relu kernels in `eager`; tfjs-layers never fuses the depthwise layer's), and inside
+    // withUnfusedActivations (the redirected ReLU gradient's steps) they run as tfjs runs them.
+    assert.equal(fusedAndReluKernels(eager.kernels).relu, 3);
+    assert.deepEqual(fusedAndReluKernels(lazy.kernels), { fused: 5, relu: 1 });
+    const unfused = await profiledImageGradient((x) => withUnfusedActivations(() => objective(x)), images);
+    assert.equal(fusedAndReluKernels(unfused.kernels).relu, 3);
+    assert.ok(maxAbsDifference(unfused.gradient, eager.gradient) <= 1e-5 * Math.max(...eager.gradient.map(Math.abs)));
     images.dispose();
     model.dispose();
   });
 }
+
+test('with the fused ReLU kept under the tape, weight gradients (training) equal tfjs\'s eager ones', async () => {
+  await initBackend('cpu');
+  const model = smallConvNet();
+  const images = tf.randomUniform([2, 12, 12, 3], 0, 1, 'float32', 9) as tf.Tensor4D;
+  const weights = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const weightGradients = () => tf.tidy(() => {
+    const { grads } = tf.variableGrads(() => tf.sum(tf.square(model.apply(images) as tf.Tensor)), weights);
+    return weights.map((w) => grads[w.name].dataSync() as Float32Array);
+  });
+  installInputOnlyGradients()();
+  const eager = weightGradients();
+  await initBackend('cpu');
+  const lazy = weightGradients();
+  for (const [i, reference] of eager.entries()) {
+    const scale = Math.max(...reference.map(Math.abs));
+    assert.ok(scale > 0, `${weights[i].name}: zero gradient`);
+    assert.ok(maxAbsDifference(lazy[i], reference) <= 1e-5 * scale, weights[i].name);
+  }
+  images.dispose();
+  model.dispose();
+});
 
 const graphModelDir = `${repoRoot}models/shapes-dw-graph`;
 test('a step through the bundled depthwise GraphModel runs no weight-gradient kernel', { skip: existsSync(`${graphModelDir}/model.json`) ? false : 'models/shapes-dw-graph is not there yet' }, async () => {
@@ -111,6 +153,13 @@ test('a step through the bundled depthwise GraphModel runs no weight-gradient ke
     const names = lazy.kernels.map((k) => k.name);
     for (const name of weightGradientKernelNames) assert.ok(!names.includes(name), `${name} ran on ${backend}`);
     assert.ok(lazy.gradient.some((v) => v !== 0), `zero gradient on ${backend}`);
+    // Its conv + bias + ReLU nodes keep their fused kernels (graph-model-fused-ops.ts); unfused (as
+    // tfjs runs them under the tape) the gradient is the same.
+    const kept = fusedAndReluKernels(lazy.kernels);
+    assert.ok(kept.fused > 0 && kept.relu === 0, `${backend}: ${JSON.stringify(kept)}`);
+    const unfused = await profiledImageGradient((x) => withUnfusedActivations(() => objective(x)), images);
+    assert.ok(fusedAndReluKernels(unfused.kernels).relu > 0, backend);
+    assert.ok(maxAbsDifference(lazy.gradient, unfused.gradient) <= 1e-5 * Math.max(...unfused.gradient.map(Math.abs)), backend);
     images.dispose();
     model.dispose();
   }

@@ -105,3 +105,28 @@ for (const backend of ['cpu', 'wasm']) {
     });
   }
 }
+
+test('the redirected gradient reaches a fused conv + ReLU as it reaches separate conv, add and relu ops', async () => {
+  for (const backend of ['cpu', 'wasm'] as const) {
+    await initBackend(backend);
+    const images = tf.tensor4d(gridValues(2 * 6 * 6 * 3, 5, 0, 1), [2, 6, 6, 3]);
+    const filter = tf.tensor4d(gridValues(3 * 3 * 3 * 4, 6, -1, 1), [3, 3, 3, 4]);
+    // Minimising the loss −Σ relu(conv + bias) raises the units: dy < 0, which the rule lets through
+    // where a batch item is dead, and only where x > 0 where it is alive.
+    for (const [label, biasValue] of [['dead', -100], ['alive', 0]] as const) {
+      const bias = tf.fill([4], biasValue);
+      const fused = (x: tf.Tensor) => tf.neg(tf.sum(tf.fused.conv2d({ x: x as tf.Tensor4D, filter, strides: 1, pad: 'same', bias, activation: 'relu' })));
+      const separate = (x: tf.Tensor) => tf.neg(tf.sum(tf.relu(tf.add(tf.conv2d(x as tf.Tensor4D, filter, 1, 'same'), bias))));
+      const gradient = (loss: (x: tf.Tensor) => tf.Tensor, redirected: boolean) => tf.tidy(() => {
+        const step = () => tf.grad(loss)(images);
+        return Array.from((redirected ? withRedirectedReluGradients(step) : step()).dataSync());
+      });
+      const redirected = gradient(fused, true);
+      assert.ok(redirected.some((v) => v !== 0), `${backend}, ${label}: zero gradient`);
+      assert.deepEqual(redirected, gradient(separate, true), `${backend}, ${label}: fused and separate ops differ`);
+      if (label === 'dead') assert.ok(gradient(fused, false).every((v) => v === 0), `${backend}: the ordinary gradient of dead units should be zero`);
+      bias.dispose();
+    }
+    tf.dispose([images, filter]);
+  }
+});

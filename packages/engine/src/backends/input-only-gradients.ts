@@ -24,9 +24,22 @@
  * function every kernel call and every customGrad op goes through) to (1) note the fused kernel
  * that a customGrad op's forward function runs, with its attributes, and (2) hand the tape a lazy
  * gradient for that op instead of the eager one. Anything it does not recognise (a customGrad with
- * no fused kernel, a non-linear activation) keeps its original gradient.
+ * no fused kernel, an activation other than linear or ReLU) keeps its original gradient.
+ *
+ * Fused ReLU under the tape: while a gradient is recorded tfjs also unfuses every non-linear
+ * activation (`shouldFuse`), so a conv + bias + ReLU layer ran as Conv2D, Add and Relu — two extra
+ * passes over the activation in the forward pass, 15 % of a batch-64 shapes-dw-graph step on WASM,
+ * where XNNPACK applies bias and ReLU inside the convolution for free. ReLU's gradient needs only the
+ * op's output (dy · step(y) equals dy · step(x) for y = max(x, 0)), so `fuseReluUnderTape` wraps the
+ * fused ops (`tf.fused.*`, which LayersModels call; GraphModels through graph-model-fused-ops.ts)
+ * to take tfjs's fused path anyway: during the op's own code `gradientDepth` reads 0, the one thing
+ * `shouldFuse` looks at, while every kernel and customGrad the op runs is recorded with the real
+ * depth (`runKernelFunc` below restores it), and the lazy gradient applies ReLU's registered gradient
+ * to y. Lucid's redirected ReLU gradient needs the pre-activation, so it runs its steps inside
+ * `withUnfusedActivations` (optimizers/redirected-relu-gradient.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { registerGraphModelFusedOps } from './graph-model-fused-ops.ts';
 
 type NamedGradients = Record<string, () => tf.Tensor>;
 type BackwardsFunc = (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => NamedGradients;
@@ -39,6 +52,7 @@ type RunKernelFuncParams = KernelInvocation | CustomGradInvocation;
 interface PatchableEngine {
   runKernelFunc(params: RunKernelFuncParams): tf.Tensor | tf.Tensor[];
   isTapeOn(): boolean;
+  state: { gradientDepth: number };
 }
 
 /** A lazy gradient for one fused kernel: undefined when it cannot handle the call (the eager one is used). */
@@ -56,21 +70,31 @@ function biasGradient(bias: tf.Tensor, dy: tf.Tensor): tf.Tensor {
  * All three fused ops save `[first, second, y, bias?]` (tfjs-core/src/ops/fused/*.ts) and take
  * `(x, filter, bias?)` / `(a, b, bias?)` as customGrad inputs '0', '1', '2'.
  */
+/**
+ * dy through the fused activation, from the op's output y: linear passes dy; ReLU applies the
+ * registered Relu gradient (relu-grad.ts on WASM) to y in place of x. Undefined for other activations.
+ */
+function throughActivation(activation: unknown, dy: tf.Tensor, y: tf.Tensor): tf.Tensor | undefined {
+  if (activation == null || activation === 'linear') return dy;
+  if (activation !== 'relu') return undefined;
+  const relu = tf.getGradient(tf.Relu);
+  return relu == null ? undefined : relu.gradFunc(dy, [y], {}).x();
+}
+
 function fusedGradientFromUnfused(
   unfusedKernel: string,
   /** Maps the fused op's saved tensors to the unfused gradient's saved inputs and input order. */
   layout: (saved: tf.Tensor[]) => { unfusedSaved: tf.Tensor[]; inputNames: [string, string] },
 ): LazyFusedGradient {
   return (dy, saved, attrs) => {
-    // While a gradient is recorded, tfjs fuses only linear activations (shouldFuse); any other
-    // activation here means a caller ran the fused kernel some other way, so keep the eager gradient.
-    if (attrs.activation != null && attrs.activation !== 'linear') return undefined;
+    if (attrs.activation != null && attrs.activation !== 'linear' && attrs.activation !== 'relu') return undefined;
     const unfused = tf.getGradient(unfusedKernel);
     if (unfused == null) return undefined;
     const y = saved[2];
     const bias = saved[3];
     // The op may have reshaped its output after the kernel (rank-3 input, matMul batch dims).
-    const dyLikeKernel = dy.shape.join() === y.shape.join() ? dy : tf.reshape(dy, y.shape);
+    const dyLikeKernel = throughActivation(attrs.activation, dy.shape.join() === y.shape.join() ? dy : tf.reshape(dy, y.shape), y);
+    if (dyLikeKernel == null) return undefined;
     const { unfusedSaved, inputNames } = layout(saved);
     const grads = unfused.gradFunc(dyLikeKernel, unfusedSaved, attrs);
     const lazy: NamedGradients = { 0: grads[inputNames[0]], 1: grads[inputNames[1]] };
@@ -92,6 +116,56 @@ interface ForwardCapture { fusedKernels: Array<{ kernelName: string; attrs: tf.N
 
 const installedOn = new WeakMap<object, () => void>();
 
+/** Set by `fuseReluUnderTape` while a fused op's own code runs: the gradient depth to restore in kernels. */
+let forcedFusion: { gradientDepth: number } | undefined;
+/** While above 0, fused ReLUs run unfused under the tape, as tfjs runs them. */
+let unfusedActivationScopes = 0;
+/** Whether `fuseReluUnderTape`'s wrappers force fusion (installInputOnlyGradients turns them on). */
+let reluFusionOn = false;
+
+/** Runs `f` with fused ReLUs unfused while a gradient is recorded (separate Relu kernels, as tfjs does). */
+export function withUnfusedActivations<T>(f: () => T): T {
+  unfusedActivationScopes++;
+  try {
+    return f();
+  } finally {
+    unfusedActivationScopes--;
+  }
+}
+
+/**
+ * Wraps a fused op (`tf.fused.conv2d`, `depthwiseConv2d`, `matMul`) so that with a ReLU activation it
+ * keeps its fused kernel while a gradient is recorded (see the module comment).
+ */
+export function fuseReluUnderTape<A extends { activation?: string }, R>(op: (args: A) => R): (args: A) => R {
+  return (args: A) => {
+    const engine = tf.engine() as unknown as PatchableEngine;
+    if (!reluFusionOn || args.activation !== 'relu' || unfusedActivationScopes > 0 || forcedFusion != null || !engine.isTapeOn()) return op(args);
+    const gradientDepth = engine.state.gradientDepth;
+    forcedFusion = { gradientDepth };
+    engine.state.gradientDepth = 0;
+    try {
+      return op(args);
+    } finally {
+      engine.state.gradientDepth = gradientDepth;
+      forcedFusion = undefined;
+    }
+  };
+}
+
+type FusedOps = { conv2d: (args: never) => tf.Tensor; depthwiseConv2d: (args: never) => tf.Tensor; matMul: (args: never) => tf.Tensor };
+
+/** Wraps `tf.fused`'s ops once (a plain object, shared with tfjs-layers); the wrappers check `reluFusionOn`. */
+let wrappedFusedOps = false;
+function wrapFusedOps(): void {
+  if (wrappedFusedOps) return;
+  wrappedFusedOps = true;
+  const fused = tf.fused as unknown as FusedOps;
+  fused.conv2d = fuseReluUnderTape(fused.conv2d);
+  fused.depthwiseConv2d = fuseReluUnderTape(fused.depthwiseConv2d);
+  fused.matMul = fuseReluUnderTape(fused.matMul);
+}
+
 /**
  * Makes the gradients of tfjs's fused ops per input and lazy (see the module comment). Idempotent;
  * `initBackend` calls it. Returns a function that restores tfjs's original behaviour (tests use it to
@@ -107,6 +181,19 @@ export function installInputOnlyGradients(): () => void {
   const captures: ForwardCapture[] = [];
 
   function runKernelFunc(this: PatchableEngine, params: RunKernelFuncParams): tf.Tensor | tf.Tensor[] {
+    if (forcedFusion != null && this.state.gradientDepth === 0) {
+      // A fused op forced onto its fused path runs a kernel or its customGrad: record it as usual.
+      this.state.gradientDepth = forcedFusion.gradientDepth;
+      try {
+        return recordingRunKernelFunc.call(this, params);
+      } finally {
+        this.state.gradientDepth = 0;
+      }
+    }
+    return recordingRunKernelFunc.call(this, params);
+  }
+
+  function recordingRunKernelFunc(this: PatchableEngine, params: RunKernelFuncParams): tf.Tensor | tf.Tensor[] {
     if ('kernelName' in params) {
       const capture = captures[captures.length - 1];
       if (capture && params.kernelName in lazyFusedGradients) {
@@ -132,8 +219,12 @@ export function installInputOnlyGradients(): () => void {
   }
 
   engine.runKernelFunc = runKernelFunc;
+  wrapFusedOps();
+  registerGraphModelFusedOps();
+  reluFusionOn = true;
   const uninstall = () => {
     if (engine.runKernelFunc === runKernelFunc) engine.runKernelFunc = originalRunKernelFunc;
+    reluFusionOn = false;
     installedOn.delete(engine);
   };
   installedOn.set(engine, uninstall);

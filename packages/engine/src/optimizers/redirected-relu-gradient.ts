@@ -11,8 +11,10 @@
  * How: tfjs looks a kernel's gradient up in its gradient registry when the forward op is recorded on
  * the tape (tfjs-core engine.ts), so `withRedirectedReluGradients(f)` registers the redirected
  * gradients for 'Relu' and 'Relu6', runs `f`, and puts the originals back. Models need no change, and
- * fused conv/dense + relu ops are covered too: while a gradient is being recorded tfjs unfuses any
- * non-linear activation into a separate Relu kernel (`shouldFuse`, tfjs-core ops/fused_util.ts).
+ * fused conv/dense + relu ops are covered too: inside `f` they run unfused while a gradient is
+ * recorded, as tfjs runs them (`withUnfusedActivations`; elsewhere the engine keeps their ReLU fused,
+ * backends/input-only-gradients.ts), so each ReLU is a separate Relu kernel with the input x the
+ * rule needs.
  *
  * Sign convention: `dy` is the gradient of the loss the optimiser minimises (minus the objective), as
  * in TensorFlow, so "pushing lower" is dy > 0 — the same test as Lucid's.
@@ -26,6 +28,7 @@
  * does for NaN.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { withUnfusedActivations } from '../backends/index.ts';
 
 /** 1 where x < 0, else 0 (step(v) is 1 for v > 0, else 0). */
 const belowZero = (x: tf.Tensor) => tf.step(tf.neg(x));
@@ -96,7 +99,7 @@ export function withRedirectedReluGradients<T>(f: () => T): T {
   tf.registerGradient(redirectedRelu);
   tf.registerGradient(redirectedRelu6);
   try {
-    return f();
+    return withUnfusedActivations(f);
   } finally {
     for (const original of originals) if (original) tf.registerGradient(original);
   }
