@@ -10,6 +10,7 @@ import '@tensorflow/tfjs-layers';
 import { initBackend, wasmGradientKernelNames } from '@featurevis/engine/backends';
 import { useMaxPoolGradPath, type MaxPoolGradPath } from '../src/backends/wasm/max-pool-grad.ts';
 import { planSubPixelConvolution } from '../src/backends/wasm/sub-pixel-convolution.ts';
+import { derivedFilterCount } from '../src/backends/wasm/derived-filters.ts';
 
 type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
 
@@ -320,4 +321,29 @@ test('the Mean gradient on WASM runs no Multiply and no Fill', async () => {
   x.dispose();
   assert.ok(kernels.includes('Tile'), `kernels: ${kernels.join(' ')}`);
   assert.ok(!kernels.includes('Multiply') && !kernels.includes('Fill'), `kernels: ${kernels.join(' ')}`);
+});
+
+test('input-gradient kernels keep one derived filter per weight and variant, freed with the weight', async () => {
+  await tf.setBackend('wasm');
+  const backend = tf.backend() as tf.KernelBackend & { numDataIds(): number };
+  const countBefore = derivedFilterCount(backend);
+  const dataIdsBefore = backend.numDataIds();
+  const tensorsBefore = tf.memory().numTensors;
+  const filter = tf.tensor4d(randomValues(3 * 3 * 3 * 16, 111), [3, 3, 3, 16]);
+  const depthwiseFilter = tf.tensor4d(randomValues(3 * 3 * 16 * 1, 112), [3, 3, 16, 1]);
+  const dy = tf.tensor4d(randomValues(2 * 8 * 8 * 16, 113), [2, 8, 8, 16]);
+  const gradients = () => tf.tidy(() => [
+    // Few input channels: the sub-pixel filter; stride 2 with an odd input: the flipped one.
+    tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter }, { inputShape: [2, 8, 8, 3], strides: 1, pad: 'same', dataFormat: 'NHWC' }),
+    tf.engine().runKernel(tf.Conv2DBackpropInput, { dy: tf.slice(dy, [0, 0, 0, 0], [2, 4, 4, 16]), filter }, { inputShape: [2, 7, 7, 3], strides: 2, pad: 'same', dataFormat: 'NHWC' }),
+    tf.engine().runKernel(tf.DepthwiseConv2dNativeBackpropInput, { dy, filter: depthwiseFilter }, { inputShape: [2, 8, 8, 16], strides: 1, pad: 'same', dilations: 1 }),
+  ].map((t) => Array.from((t as tf.Tensor).dataSync())));
+  const first = gradients();
+  assert.equal(derivedFilterCount(backend) - countBefore, 3, 'one derived filter per weight and variant');
+  assert.deepEqual(gradients(), first, 'the kept filters give the same results');
+  assert.equal(derivedFilterCount(backend) - countBefore, 3, 'the second step derives nothing new');
+  tf.dispose([filter, depthwiseFilter, dy]);
+  assert.equal(derivedFilterCount(backend), countBefore, 'derived filters outlived their weights');
+  assert.equal(backend.numDataIds(), dataIdsBefore, 'backend memory not freed');
+  assert.equal(tf.memory().numTensors, tensorsBefore);
 });

@@ -6,8 +6,10 @@
  * forward pass (issue 4).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { flippedFilter } from './flipped-filter.ts';
-import { planSubPixelConvolution, subPixelConvolution } from './sub-pixel-convolution.ts';
+import { derivedFilter } from './derived-filters.ts';
+import { flipFilter } from './flipped-filter.ts';
+import { callKernel } from './kernel-call.ts';
+import { planSubPixelConvolution, subPixelConvolution, subPixelFilter, subPixelVariant } from './sub-pixel-convolution.ts';
 import { asTensor, planTransposedConvolution } from './transposed-convolution.ts';
 
 export function conv2dBackpropInputAsForwardConv(
@@ -15,18 +17,25 @@ export function conv2dBackpropInputAsForwardConv(
   fallback: tf.KernelFunc,
 ): tf.TensorInfo {
   const attrs = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
-  const filterInfo = args.inputs.filter as tf.TensorInfo;
+  const { backend } = args;
+  const dy = args.inputs.dy as tf.TensorInfo;
+  const filter = args.inputs.filter as tf.TensorInfo;
   const convInfo = tf.backend_util.computeConv2DInfo(
-    attrs.inputShape, filterInfo.shape as [number, number, number, number], attrs.strides, 1, attrs.pad, attrs.dimRoundingMode,
+    attrs.inputShape, filter.shape as [number, number, number, number], attrs.strides, 1, attrs.pad, attrs.dimRoundingMode,
     false, tf.backend_util.convertConv2DDataFormat(attrs.dataFormat));
-  const result = tf.tidy(() => {
-    const dy = asTensor<tf.Rank.R4>(args.inputs.dy as tf.TensorInfo);
-    const subPixel = planSubPixelConvolution(convInfo);
-    if (subPixel != null) return subPixelConvolution(dy, filterInfo, args.backend, subPixel, attrs.inputShape);
-    const plan = planTransposedConvolution(dy, convInfo);
-    if (plan == null) return undefined;
+  const subPixel = planSubPixelConvolution(convInfo);
+  if (subPixel != null) {
+    const subPixelWeights = derivedFilter(backend, filter, subPixelVariant(subPixel), (values) => subPixelFilter(values, filter.shape, subPixel));
+    return subPixelConvolution(dy, subPixelWeights, backend, subPixel, attrs.inputShape);
+  }
+  let result: tf.TensorInfo | undefined;
+  tf.tidy(() => {
+    const plan = planTransposedConvolution(asTensor<tf.Rank.R4>(dy), convInfo);
+    if (plan == null) return;
     // [h, w, in, out] → flipped in h and w → [h, w, out, in]: dy's channels are the forward outputs.
-    return tf.conv2d(plan.dilatedDy, flippedFilter(filterInfo, args.backend, true), 1, plan.padding);
+    const flipped = derivedFilter(backend, filter, 'flipped, transposed', (values) => flipFilter(values, filter.shape, true));
+    // A kernel output (not an engine tensor): the tidy frees the dilated dy, not this.
+    result = callKernel(tf.Conv2D, { x: plan.dilatedDy, filter: flipped }, { strides: 1, pad: plan.padding, dataFormat: 'NHWC', dilations: 1 }, backend);
   });
   return result ?? (fallback(args as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo);
 }

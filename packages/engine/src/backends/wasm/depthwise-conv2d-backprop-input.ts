@@ -5,7 +5,9 @@
  * with its own flipped filter and the m results of every input channel are summed.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { flippedFilter } from './flipped-filter.ts';
+import { derivedFilter } from './derived-filters.ts';
+import { flipFilter } from './flipped-filter.ts';
+import { callKernel } from './kernel-call.ts';
 import { asTensor, planTransposedConvolution } from './transposed-convolution.ts';
 
 export function depthwiseConv2dBackpropInputAsForwardConv(
@@ -18,15 +20,24 @@ export function depthwiseConv2dBackpropInputAsForwardConv(
   const convInfo = tf.backend_util.computeConv2DInfo(
     attrs.inputShape, [filterHeight, filterWidth, inChannels, multiplier], attrs.strides, attrs.dilations, attrs.pad,
     attrs.dimRoundingMode, true);
-  const result = tf.tidy(() => {
+  let result: tf.TensorInfo | undefined;
+  tf.tidy(() => {
     const plan = planTransposedConvolution(asTensor<tf.Rank.R4>(args.inputs.dy as tf.TensorInfo), convInfo);
-    if (plan == null) return undefined;
+    if (plan == null) return;
     // Filter [h, w, C, m]: each of dy's C·m channels (c·m + j) gets w[:, :, c, j], flipped.
-    const flipped = tf.reshape(flippedFilter(filterInfo, args.backend, false), [filterHeight, filterWidth, inChannels * multiplier, 1]) as tf.Tensor4D;
-    const perOutputChannel = tf.depthwiseConv2d(plan.dilatedDy, flipped, 1, plan.padding, 'NHWC', [convInfo.dilationHeight, convInfo.dilationWidth]);
-    if (multiplier === 1) return perOutputChannel;
+    const flipped = derivedFilter(args.backend, filterInfo, 'flipped, depthwise', (values) => {
+      const { values: flippedValues } = flipFilter(values, filterInfo.shape, false);
+      return { values: flippedValues, shape: [filterHeight, filterWidth, inChannels * multiplier, 1] };
+    });
+    const perOutputChannel = callKernel(tf.DepthwiseConv2dNative, { x: plan.dilatedDy, filter: flipped },
+      { strides: 1, pad: plan.padding, dataFormat: 'NHWC', dilations: [convInfo.dilationHeight, convInfo.dilationWidth] }, args.backend);
+    // A kernel output (not an engine tensor) outlives the tidy; the sum of a multiplier's channels is kept.
+    if (multiplier === 1) {
+      result = perOutputChannel;
+      return;
+    }
     const [batch, height, width] = perOutputChannel.shape;
-    return tf.sum(tf.reshape(perOutputChannel, [batch, height, width, inChannels, multiplier]), 4);
+    result = tf.keep(tf.sum(tf.reshape(asTensor(perOutputChannel), [batch, height, width, inChannels, multiplier]), 4));
   });
   if (result != null) return result;
   if (fallback == null) throw new Error('DepthwiseConv2dNativeBackpropInput: padding wider than the filter is not supported on this backend');

@@ -1,25 +1,20 @@
 /**
  * The spatially flipped filter that turns a convolution's input gradient into a forward convolution
- * (see transposed-convolution.ts), built with one JavaScript loop over the filter's values.
+ * (see transposed-convolution.ts), built with one JavaScript loop over the filter's values, once per
+ * model weight (derived-filters.ts keeps it).
  *
  * Why not `tf.reverse` (and `tf.transpose`): tfjs-backend-wasm's Reverse computes an index per element
  * and measured 12 ms for one 3×3×128×128 filter on this machine, as long as the 16×16 convolution the
  * filter is flipped for (bench/README.md). A filter is small (h·w·in·out values), so copying it out of
  * the WASM heap, permuting it here and copying it back costs well under a millisecond.
  */
-import * as tf from '@tensorflow/tfjs-core';
-
-/** What this needs of a backend: a copy of a tensor's values (every tfjs KernelBackend has it). */
-interface ReadableBackend { readSync(dataId: tf.DataId): tf.BackendValues }
-
 /**
- * Flips a [h, w, a, b] filter in h and w. With `swapLastTwoAxes` the result is [h, w, b, a] (a dense
- * convolution's input gradient reads output channels as input channels); otherwise [h, w, a, b]
- * (a depthwise filter). The caller's tidy owns the returned tensor.
+ * Flips a [h, w, a, b] filter's values in h and w. With `swapLastTwoAxes` the result is [h, w, b, a]
+ * (a dense convolution's input gradient reads output channels as input channels); otherwise
+ * [h, w, a, b] (a depthwise filter).
  */
-export function flippedFilter(filter: tf.TensorInfo, backend: unknown, swapLastTwoAxes: boolean): tf.Tensor4D {
-  const [height, width, a, b] = filter.shape as [number, number, number, number];
-  const source = (backend as ReadableBackend).readSync(filter.dataId) as Float32Array;
+export function flipFilter(source: Float32Array, shape: number[], swapLastTwoAxes: boolean): { values: Float32Array; shape: number[] } {
+  const [height, width, a, b] = shape;
   const flipped = new Float32Array(source.length);
   const taps = height * width;
   const tapSize = a * b;
@@ -35,5 +30,5 @@ export function flippedFilter(filter: tf.TensorInfo, backend: unknown, swapLastT
       for (let j = 0; j < b; j++) flipped[to + j * a + i] = source[from + i * b + j];
     }
   }
-  return tf.tensor4d(flipped, swapLastTwoAxes ? [height, width, b, a] : [height, width, a, b], 'float32');
+  return { values: flipped, shape: swapLastTwoAxes ? [height, width, b, a] : [height, width, a, b] };
 }

@@ -19,6 +19,7 @@
  * or a transpose turns back into pixels. The block sizes are chosen by a cost model (`planCost`).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { callKernel, disposeIntermediate, withShape } from './kernel-call.ts';
 import type { ExplicitPadding4D } from './transposed-convolution.ts';
 
 /** XNNPACK's output-channel tile for f32 convolutions on WASM SIMD (see the module comment). */
@@ -115,17 +116,19 @@ export function planSubPixelConvolution(convInfo: tf.backend_util.Conv2DInfo): S
   return best != null && best.cost < dilatedCost(convInfo) ? best.plan : undefined;
 }
 
-/** What this needs of a backend: a copy of a tensor's values (every tfjs KernelBackend has it). */
-interface ReadableBackend { readSync(dataId: tf.DataId): tf.BackendValues }
+/** A key for the plan's filter (derived-filters.ts keeps one per weight and variant). */
+export function subPixelVariant(plan: SubPixelPlan): string {
+  const axis = (a: PhaseAxis) => `${a.block}/${a.step}/${a.taps}/${Array.from(a.tapOf).join(',')}`;
+  return `sub-pixel ${axis(plan.rows)} ${axis(plan.cols)}`;
+}
 
 /**
- * The sub-pixel filter [K_h, K_w, outChannels, B_h·B_w·inChannels] from the forward filter
+ * The sub-pixel filter [K_h, K_w, outChannels, B_h·B_w·inChannels] from the forward filter's values
  * [k_h, k_w, inChannels, outChannels]: output channel (a_h·B_w + a_w)·inChannels + c at tap
  * (tapOf_h[a_h, k_h], tapOf_w[a_w, k_w]) takes w[k_h, k_w, c, ·]. Built in JavaScript (a filter is small).
  */
-function subPixelFilter(filter: tf.TensorInfo, backend: unknown, plan: SubPixelPlan): tf.Tensor4D {
-  const [kernelHeight, kernelWidth, inChannels, outChannels] = filter.shape as [number, number, number, number];
-  const source = (backend as ReadableBackend).readSync(filter.dataId) as Float32Array;
+export function subPixelFilter(source: Float32Array, filterShape: number[], plan: SubPixelPlan): { values: Float32Array; shape: number[] } {
+  const [kernelHeight, kernelWidth, inChannels, outChannels] = filterShape;
   const { rows, cols } = plan;
   const blockChannels = rows.block * cols.block * inChannels;
   const result = new Float32Array(rows.taps * cols.taps * outChannels * blockChannels);
@@ -147,17 +150,21 @@ function subPixelFilter(filter: tf.TensorInfo, backend: unknown, plan: SubPixelP
       }
     }
   }
-  return tf.tensor4d(result, [rows.taps, cols.taps, outChannels, blockChannels], 'float32');
+  return { values: result, shape: [rows.taps, cols.taps, outChannels, blockChannels] };
 }
 
-/** dx by the plan: one convolution of dy, then its channel blocks back into pixels. The caller's tidy owns it. */
-export function subPixelConvolution(dy: tf.Tensor4D, filter: tf.TensorInfo, backend: unknown, plan: SubPixelPlan, inputShape: [number, number, number, number]): tf.Tensor4D {
+/**
+ * dx by the plan: one convolution of dy with the sub-pixel filter, then its channel blocks back into
+ * pixels — a reshape, or a transpose for blocks along the height. Kernel outputs in and out (kernel-call.ts).
+ */
+export function subPixelConvolution(dy: tf.TensorInfo, filter: tf.TensorInfo, backend: unknown, plan: SubPixelPlan, inputShape: [number, number, number, number]): tf.TensorInfo {
   const { rows, cols } = plan;
-  const padding: ExplicitPadding4D = [[0, 0], rows.padding, cols.padding, [0, 0]];
-  const blocks = tf.conv2d(dy, subPixelFilter(filter, backend, plan), [rows.step, cols.step], padding);
+  const pad: ExplicitPadding4D = [[0, 0], rows.padding, cols.padding, [0, 0]];
+  const blocks = callKernel(tf.Conv2D, { x: dy, filter }, { strides: [rows.step, cols.step], pad, dataFormat: 'NHWC', dilations: 1 }, backend);
+  if (rows.block === 1) return withShape(blocks, inputShape);
   const [batch, blockRows, blockCols] = blocks.shape;
-  const channels = inputShape[3];
-  if (rows.block === 1) return tf.reshape(blocks, inputShape);
-  const split = tf.reshape(blocks, [batch, blockRows, blockCols, rows.block, cols.block, channels]);
-  return tf.reshape(tf.transpose(split, [0, 1, 3, 2, 4, 5]), inputShape);
+  const split = withShape(blocks, [batch, blockRows, blockCols, rows.block, cols.block, inputShape[3]]);
+  const pixels = callKernel(tf.Transpose, { x: split }, { perm: [0, 1, 3, 2, 4, 5] }, backend);
+  disposeIntermediate(blocks, backend);
+  return withShape(pixels, inputShape);
 }
