@@ -200,6 +200,9 @@ const tileCases: Array<{ shape: number[]; reps: number[]; dtype: 'float32' | 'in
   { shape: [5], reps: [3], dtype: 'float32' },
   { shape: [2, 2, 1, 2, 3], reps: [1, 2, 3, 1, 2], dtype: 'float32' },
   { shape: [3, 2], reps: [1, 1], dtype: 'float32' },
+  { shape: [1, 1, 1, 1], reps: [2, 3, 4, 5], dtype: 'float32' },
+  { shape: [2, 3, 1], reps: [3, 1, 4], dtype: 'int32' },
+  { shape: [2, 1, 1, 4], reps: [1, 3, 2, 1], dtype: 'float32' },
 ];
 
 for (const [index, c] of tileCases.entries()) {
