@@ -11,6 +11,7 @@ import { initBackend, wasmGradientKernelNames } from '@featurevis/engine/backend
 import { useMaxPoolGradPath, type MaxPoolGradPath } from '../src/backends/wasm/max-pool-grad.ts';
 import { planSubPixelConvolution } from '../src/backends/wasm/sub-pixel-convolution.ts';
 import { derivedFilterCount } from '../src/backends/wasm/derived-filters.ts';
+import { FusedAdamOptimizer } from '../src/optimizers/adam.ts';
 
 type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
 
@@ -349,4 +350,39 @@ test('input-gradient kernels keep one derived filter per weight and variant, fre
   assert.equal(derivedFilterCount(backend), countBefore, 'derived filters outlived their weights');
   assert.equal(backend.numDataIds(), dataIdsBefore, 'backend memory not freed');
   assert.equal(tf.memory().numTensors, tensorsBefore);
+});
+
+test('the engine\'s Adam runs one FeaturevisAdam kernel a variable on WASM and equals tf.train.adam bit for bit, step after step', async () => {
+  const sizes = [[4, 5, 5, 3], [7], [2, 3]]; // 300, 7 and 6 values: SIMD body and scalar tails
+  const trajectory = async (backend: string, make: () => tf.Optimizer) => {
+    await tf.setBackend(backend);
+    const variables = sizes.map((shape, i) => tf.variable(tf.tensor(randomValues(shape.reduce((a, b) => a * b), 121 + i), shape), true, `adam-test-${backend}-${i}-${Math.random()}`));
+    const optimizer = make();
+    const states: number[][] = [];
+    for (let step = 0; step < 5; step++) {
+      // A gradient that changes sign and scale between steps, and one exact zero.
+      const gradients = Object.fromEntries(variables.map((v, i) => [v.name, tf.tidy(() => tf.mul(tf.sin(tf.add(v, step + i)), 10 ** (step - 2)))]));
+      optimizer.applyGradients(gradients);
+      tf.dispose(Object.values(gradients));
+      states.push(...variables.map((v) => Array.from(v.dataSync())));
+    }
+    optimizer.dispose();
+    variables.forEach((v) => v.dispose());
+    return states;
+  };
+  const reference = await trajectory('wasm', () => tf.train.adam(0.05));
+  const fused = await trajectory('wasm', () => new FusedAdamOptimizer(0.05));
+  const same = (a: number[], b: number[]) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
+  fused.forEach((state, i) => assert.ok(same(state, reference[i]), `state ${i} differs from tf.train.adam`));
+  const onCpu = await trajectory('cpu', () => new FusedAdamOptimizer(0.05));
+  onCpu.forEach((state, i) => assertClose(Float32Array.from(state), Float32Array.from(reference[i]), `CPU state ${i}`));
+
+  await tf.setBackend('wasm');
+  const x = tf.variable(tf.ones([8]), true, `adam-profile-${Math.random()}`);
+  const optimizer = new FusedAdamOptimizer(0.1);
+  const profile = await tf.profile(() => { const g = tf.onesLike(x); optimizer.applyGradients({ [x.name]: g }); g.dispose(); });
+  const kernels = profile.kernels.map((k) => k.name);
+  assert.ok(kernels.includes('FeaturevisAdam') && !kernels.includes('Sqrt'), `kernels: ${kernels.join(' ')}`);
+  optimizer.dispose();
+  x.dispose();
 });

@@ -3,3 +3,4 @@ export { useWasmThreadsFor } from './wasm/node-threads.ts';
 export { initBackend, autoBackendOrder, DEFAULT_WASM_THREADS_MIN_PIXELS, MAX_WASM_THREADS, type BackendOptions, type BackendPreference, type SelectedBackend } from './select.ts';
 export { installInputOnlyGradients, weightGradientKernelNames, withUnfusedActivations } from './input-only-gradients.ts';
 export { registerWasmGradientKernels, wasmGradientKernelNames } from './wasm/register-gradient-kernels.ts';
+export { ADAM_KERNEL, fusedAdamRuns, type AdamConstants } from './wasm/adam.ts';

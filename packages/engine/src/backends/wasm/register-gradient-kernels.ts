@@ -14,12 +14,14 @@
  *   of tfjs's Step, Cast and Multiply (relu-grad.ts).
  * - Gradients for `Mean` and `Sum` that broadcast dy with `Tile` instead of multiplying it by a
  *   tensor of ones (reduction-gradients.ts).
+ * - `FeaturevisAdam`: one Adam step in one SIMD pass (adam.ts), which the engine's Adam optimiser runs.
  *
  * The weight-gradient kernels it also lacks (`Conv2DBackpropFilter`,
  * `DepthwiseConv2dNativeBackpropFilter`) are not added: activation maximization never runs them
  * once input-only-gradients.ts is installed.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { ADAM_KERNEL, adamKernel } from './adam.ts';
 import { conv2dBackpropInputAsForwardConv } from './conv2d-backprop-input.ts';
 import { depthwiseConv2dBackpropInputAsForwardConv } from './depthwise-conv2d-backprop-input.ts';
 import { identityWithoutCopy } from './identity.ts';
@@ -57,7 +59,7 @@ function replaceKernel(kernelName: string, backendName: string, make: (original:
 }
 
 /** The kernels this module registers, by name (the tests check each against the CPU backend). */
-export const wasmGradientKernelNames: readonly string[] = [tf.Conv2DBackpropInput, tf.DepthwiseConv2dNativeBackpropInput, tf.MaxPoolGrad, tf.Tile, tf.Identity, RELU_GRAD_KERNEL];
+export const wasmGradientKernelNames: readonly string[] = [tf.Conv2DBackpropInput, tf.DepthwiseConv2dNativeBackpropInput, tf.MaxPoolGrad, tf.Tile, tf.Identity, RELU_GRAD_KERNEL, ADAM_KERNEL];
 
 /** How to put back each tfjs gradient we replaced, by kernel name. */
 const restoreGradient = new Map<string, () => void>();
@@ -97,6 +99,7 @@ export function registerWasmGradientKernels(backendName = 'wasm'): () => void {
       return identityWithoutCopy(args, original.kernelFunc);
     }),
     replaceKernel(RELU_GRAD_KERNEL, backendName, () => (args: KernelArgs) => reluGradKernel(args)),
+    replaceKernel(ADAM_KERNEL, backendName, () => (args: KernelArgs) => adamKernel(args)),
     replaceGradient(reluGradient),
     replaceGradient(meanGradient),
     replaceGradient(sumGradient),
