@@ -4,6 +4,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type { ModelView, JobRequest } from '@featurevis/contracts';
+import type { ChannelsFromInput } from './models/modelGraph.ts';
 
 /** Where a model's files come from (bundled folder, storage, an upload): model.json and its weight paths. */
 export interface ModelFiles {
@@ -24,6 +25,11 @@ export interface LoadedModel {
    * function; the returned tensors belong to the caller's scope.
    */
   activations(images: tf.Tensor4D, layers: string[]): tf.Tensor[];
+  /**
+   * Where a layer is a convolution of another layer's output (tfjs-layers Conv2D): a way to compute one
+   * channel per batch item from that input (models/modelGraph.ts). Channel objectives use it.
+   */
+  channelsFromInput?(layer: string): ChannelsFromInput | undefined;
   dispose(): void;
 }
 

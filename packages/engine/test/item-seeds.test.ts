@@ -66,6 +66,20 @@ for (const [name, settings] of CASES) {
   });
 }
 
+test('itemSeeds, a grouped channel sweep (channels of one conv layer, computed from its input): each item gives its batch-1 run\'s PNG bytes', { skip }, async () => {
+  // What the worker's grouped jobs run: per-item channels of the same layer (objectives/per-item.ts),
+  // against a run of each channel alone (objectives/channel.ts); both take the layer's input path.
+  const channels = [3, 7, 11, 30];
+  const seeds = [21, 22, 23, 24];
+  const objectives = channels.map((channel) => ({ type: 'channel', layer: 'conv3', channel }) as Objective);
+  const batched = await run({ parameterization: { type: 'pixel' } }, objectives, seeds[0], seeds);
+  for (const item of [0, 2]) {
+    const alone = await run({ parameterization: { type: 'pixel' } }, objectives[item], seeds[item]);
+    assert.deepEqual(Buffer.from(batched.images[item].png), Buffer.from(alone.images[0].png), `item ${item}: the PNG differs from its run alone`);
+    assert.equal(perImageObjective(batched)[item], perImageObjective(alone)[0]);
+  }
+});
+
 test('without itemSeeds a batch draws from one stream: the same item comes out otherwise', { skip }, async () => {
   for (const [, settings] of [CASES[0], CASES[4]]) {
     const alone = await run(settings, OBJECTIVE, SEED);

@@ -15,9 +15,15 @@ import { fixtureRequest, gain, loadFixtureOnWasm, perImage, pixels, run } from '
 const model = await loadFixtureOnWasm();
 const baseline = tf.memory().numTensors;
 
+/**
+ * The model without `channelsFromInput`, so that a channel objective reads the layer's own output (the
+ * synthetic activations below); the path from the layer's input is tested against it further down.
+ */
+const fromOutputs: LoadedModel = { ...model, channelsFromInput: undefined };
+
 /** The objective's value per item on given activations (a map from layer name to tensor). */
 function valueOn(spec: ObjectiveSpec, activations: Record<string, tf.Tensor>, batchSize: number): number[] {
-  return tf.tidy(() => Array.from(buildObjective(spec, { model, batchSize }).value(new Map(Object.entries(activations)), batchSize).dataSync()));
+  return tf.tidy(() => Array.from(buildObjective(spec, { model: fromOutputs, batchSize }).value(new Map(Object.entries(activations)), batchSize).dataSync()));
 }
 
 /** conv2-shaped activations [batch, 4, 4, 16] whose value at (item, y, x, c) is item·1000 + y·100 + x·10 + c. */
@@ -118,9 +124,13 @@ function evaluateOnImages(output: VisualizationOutput, specs: ObjectiveSpec[], l
     const images = tf.tensor4d(Float32Array.from(output.images.flatMap((image) => Array.from(pixels(image)))), [output.images.length, height, width, 3]);
     return specs.map((spec) => {
       const objective = buildObjective(spec, { model: loaded, batchSize: output.images.length });
-      const layers = [...objective.layers];
-      const activations = loaded.activations(images, layers);
-      return Array.from(objective.value(new Map(layers.map((layer, i) => [layer, activations[i]])), output.images.length).dataSync());
+      try {
+        const layers = [...objective.layers];
+        const activations = loaded.activations(images, layers);
+        return Array.from(objective.value(new Map(layers.map((layer, i) => [layer, activations[i]])), output.images.length).dataSync());
+      } finally {
+        objective.dispose();
+      }
     });
   });
 }
@@ -219,6 +229,36 @@ test('a neuron at the edge of the grid survives transforms that shrink the grid 
   const edge = { type: 'neuron', layer: 'conv2', channel: 3, x: 7, y: 7 } as const;
   const output = await run(model, { objective: edge, transforms: [{ type: 'scale', factors: [0.75, 1] }] });
   assert.ok(gain(output) > 0.1, `gain ${gain(output)}`);
+});
+
+test('channel objectives on a convolution layer are computed from its input: the values of its own output\'s channels', () => {
+  const images = tf.randomUniform([3, 16, 16, 3], 0, 1, 'float32', 5) as tf.Tensor4D;
+  const onImages = (objectiveModel: LoadedModel, spec: ObjectiveSpec, batchSize: number) => {
+    const objective = buildObjective(spec, { model: objectiveModel, batchSize });
+    try {
+      return tf.tidy(() => {
+        const layers = [...objective.layers];
+        const activations = new Map(layers.map((layer, i) => [layer, model.activations(images, layers)[i]]));
+        return { layers, values: Array.from(objective.value(activations, batchSize).dataSync()) };
+      });
+    } finally {
+      objective.dispose();
+    }
+  };
+  const cases: ObjectiveSpec[] = [
+    { type: 'channel', layer: 'conv2', channel: 5 },
+    [2, 9, 15].map((channel) => ({ type: 'channel', layer: 'conv2', channel })) as ObjectiveSpec,
+    { type: 'channel', layer: 'conv1', channel: 3 }, // its input is the image: read from its output
+  ];
+  const [single, perItem, firstLayer] = cases.map((spec) => ({ fromInput: onImages(model, spec, 3), fromOutput: onImages(fromOutputs, spec, 3) }));
+  assert.deepEqual(single.fromInput.layers, ['pool1']);
+  assert.deepEqual(perItem.fromInput.layers, ['pool1']);
+  assert.deepEqual(firstLayer.fromInput.layers, ['conv1']);
+  for (const { fromInput, fromOutput } of [single, perItem, firstLayer]) {
+    assert.ok(fromOutput.values.some((v) => v > 0), 'all-zero reference');
+    assertClose(fromInput.values, fromOutput.values, 1e-5);
+  }
+  images.dispose();
 });
 
 test('no tensors are left behind', () => {

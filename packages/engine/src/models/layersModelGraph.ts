@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerInfo } from '@featurevis/contracts';
 import { InvalidSpecError } from '../types.ts';
-import { withoutBatch, type ModelGraph } from './modelGraph.ts';
+import { withoutBatch, type ChannelsFromInput, type ModelGraph } from './modelGraph.ts';
 
 type Layer = tfl.layers.Layer;
 type LayerClass = { fromConfig(cls: unknown, config: tf.serialization.ConfigDict): Layer };
@@ -45,6 +45,65 @@ function findLogits(model: tfl.LayersModel): { name: string; tensor: tfl.Symboli
   return { name: linear.name, tensor, extraLayer: linear };
 }
 
+/**
+ * `ChannelsFromInput` for a Conv2D layer (channels last, ReLU or linear activation) whose input is
+ * the output of another targetable layer; undefined for anything else (the caller then takes the
+ * layer's output and picks its channels).
+ */
+function convolutionChannels(layer: Layer, tensors: ReadonlyMap<string, tfl.SymbolicTensor>): ChannelsFromInput | undefined {
+  if (layer.getClassName() !== 'Conv2D') return undefined;
+  const config = layer.getConfig() as { dataFormat?: string; strides?: number[]; dilationRate?: number | number[]; padding?: string; useBias?: boolean };
+  const activation = activationOf(layer);
+  if (config.dataFormat !== 'channelsLast' || (activation !== 'relu' && activation !== 'linear')) return undefined;
+  if (config.padding !== 'same' && config.padding !== 'valid') return undefined;
+  const input = layer.input;
+  if (Array.isArray(input)) return undefined;
+  const inputLayer = input.sourceLayer.name;
+  if (tensors.get(inputLayer) !== input) return undefined;
+  const strides = (config.strides ?? [1, 1]) as [number, number];
+  const dilations = (typeof config.dilationRate === 'number' ? [config.dilationRate, config.dilationRate] : config.dilationRate ?? [1, 1]) as [number, number];
+  // tfjs's depthwise convolution takes strides or dilations, not both.
+  if (strides.some((s) => s > 1) && dilations.some((d) => d > 1)) return undefined;
+  const [kernel, bias] = layer.getWeights() as [tf.Tensor4D, tf.Tensor1D | undefined];
+  const [kernelHeight, kernelWidth, inChannels, outChannels] = kernel.shape;
+  const padding = config.padding;
+  // The weights' values, read once: the per-item filters are built from them in JavaScript (a gather
+  // and a transpose of the kernel as tfjs kernels cost more than the few thousand values they move).
+  const kernelValues = kernel.dataSync() as Float32Array;
+  const biasValues = config.useBias !== false && bias != null ? bias.dataSync() as Float32Array : null;
+  return {
+    inputLayer,
+    weightsFor(perItem) {
+      const items = perItem.length;
+      const taps = kernelHeight * kernelWidth;
+      // [h, w, in, out] → [h, w, items · in, 1]: item i's channel's filter on its own block of inputs.
+      const filter = new Float32Array(taps * items * inChannels);
+      for (let tap = 0; tap < taps; tap++) {
+        for (let item = 0; item < items; item++) {
+          for (let c = 0; c < inChannels; c++) filter[(tap * items + item) * inChannels + c] = kernelValues[(tap * inChannels + c) * outChannels + perItem[item]];
+        }
+      }
+      return {
+        items,
+        filter: tf.tensor4d(filter, [kernelHeight, kernelWidth, items * inChannels, 1]),
+        bias: biasValues == null ? null : tf.tensor1d(perItem.map((channel) => biasValues[channel])),
+      };
+    },
+    compute(x, weights) {
+      const [items, height, width, channels] = x.shape;
+      if (items !== weights.items || channels !== inChannels) throw new Error(`channelsFromInput: weights for ${weights.items} items of ${inChannels} channels, input ${x.shape}`);
+      // The items side by side along the channel axis: [1, h, w, items · in].
+      const stacked = tf.reshape(tf.transpose(x, [1, 2, 0, 3]), [1, height, width, items * channels]) as tf.Tensor4D;
+      const perChannel = tf.depthwiseConv2d(stacked, weights.filter, strides, padding, 'NHWC', dilations);
+      const [, outHeight, outWidth] = perChannel.shape;
+      let out = tf.transpose(tf.sum(tf.reshape(perChannel, [outHeight, outWidth, items, channels]), 3), [2, 0, 1]);
+      if (weights.bias != null) out = tf.add(out, tf.reshape(weights.bias, [items, 1, 1]));
+      if (activation === 'relu') out = tf.relu(out);
+      return tf.reshape(out, [items, outHeight, outWidth, 1]);
+    },
+  };
+}
+
 export function layersModelGraph(model: tfl.LayersModel): ModelGraph {
   if (model.inputs.length !== 1 || model.outputs.length !== 1) {
     throw new InvalidSpecError(`only models with one input and one output are supported (this one has ${model.inputs.length} and ${model.outputs.length})`, 'model');
@@ -84,6 +143,10 @@ export function layersModelGraph(model: tfl.LayersModel): ModelGraph {
       }
       const outputs = subModel.apply(input, { training: false }) as tf.Tensor | tf.Tensor[];
       return Array.isArray(outputs) ? outputs : [outputs];
+    },
+    channelsFromInput(name) {
+      const layer = model.layers.find((candidate) => candidate.name === name);
+      return layer == null ? undefined : convolutionChannels(layer, tensors);
     },
     dispose() {
       logits?.extraLayer?.dispose();

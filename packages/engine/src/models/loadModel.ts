@@ -99,6 +99,9 @@ export async function loadModel(files: ModelFiles, options: LoadModelOptions): P
       const outputs = graph.run(mapToModelInput(images, channels, preprocessing), distinct);
       return names.map((name) => outputs[distinct.indexOf(name)]);
     },
+    channelsFromInput(layer) {
+      return graph.channelsFromInput?.(resolve(layer));
+    },
     dispose() { graph.dispose(); },
   };
 }

@@ -4,6 +4,7 @@
  * `a.neg()` build new ones. The optimisation loop only ever sees the `Objective` interface.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type { ChannelsFromInput } from '../models/modelGraph.ts';
 import type { Activations, Objective } from '../units.ts';
 
 export type ObjectiveValue = (activations: Activations, batchSize: number) => tf.Tensor1D;
@@ -95,3 +96,29 @@ export function sliceChannel(tensor: tf.Tensor, channel: number): tf.Tensor {
   const size = tensor.shape.map((_, axis) => axis === last ? 1 : -1);
   return tf.slice(tensor, begin, size);
 }
+
+/**
+ * The spatial mean of channel `channelsFor(items)[i]` of `layer` for batch item i, computed from the
+ * layer's input where the model offers that (LoadedModel.channelsFromInput: a convolution layer; 1/64
+ * of its work for a 64-channel sweep), else undefined and the caller takes the layer's output. The
+ * weights for the run's batch are built once and kept; another batch size (a reference set's chunks)
+ * gets its own inside the step's tidy.
+ */
+export function channelMeansFromInput(
+  description: string,
+  layer: string,
+  channelsFor: (items: number) => number[],
+  context: { model: { channelsFromInput?(layer: string): ChannelsFromInput | undefined }; batchSize: number; keep<T extends tf.Tensor>(tensor: T): T },
+): ComposableObjective | undefined {
+  const fromInput = context.model.channelsFromInput?.(layer);
+  if (fromInput == null) return undefined;
+  const prepared = fromInput.weightsFor(channelsFor(context.batchSize));
+  context.keep(prepared.filter);
+  if (prepared.bias != null) context.keep(prepared.bias);
+  return objective(description, [fromInput.inputLayer], (activations) => {
+    const input = activationsOf(activations, fromInput.inputLayer) as tf.Tensor4D;
+    const items = input.shape[0];
+    return meanPerItem(fromInput.compute(input, items === prepared.items ? prepared : fromInput.weightsFor(channelsFor(items))));
+  });
+}
+

@@ -5,15 +5,16 @@
  * interact in the model.
  *
  * The general case evaluates every objective on the whole batch and keeps item i of objective i. The
- * common sweep case — every item a `channel` of the same layer — is computed in one pass instead: the
- * spatial mean of the layer dotted with a one-hot channel mask per item, O(batch · layer) rather than
- * O(batch² · layer).
+ * common sweep case — every item a `channel` of the same layer — is computed in one pass instead: from
+ * the layer's input, item i's channel only, where the layer is a convolution the model can redo that
+ * way (objective.ts `channelMeansFromInput`); else the spatial mean of the layer dotted with a one-hot
+ * channel mask per item, O(batch · layer) rather than O(batch² · layer).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Objective as ObjectiveSpec } from '@featurevis/contracts';
 import { InvalidSpecError } from '../types.ts';
 import type { ObjectiveContext } from './context.ts';
-import { activationsOf, objective, unionOfLayers, type ComposableObjective } from './objective.ts';
+import { activationsOf, channelMeansFromInput, objective, unionOfLayers, type ComposableObjective } from './objective.ts';
 
 export function perItem(specs: ObjectiveSpec[], context: ObjectiveContext): ComposableObjective {
   const { field, batchSize, build } = context;
@@ -27,6 +28,8 @@ export function perItem(specs: ObjectiveSpec[], context: ObjectiveContext): Comp
     && specs.every((spec) => !Array.isArray(spec) && spec.type === 'channel' && spec.layer === first.layer);
   if (sameLayerChannels) {
     const channels = specs.map((spec) => (spec as { channel: number }).channel);
+    const fromInput = channelMeansFromInput(description, first.layer, () => channels, context);
+    if (fromInput != null) return fromInput;
     const channelCount = context.model.info.layers.find((layer) => layer.name === first.layer)!.channels;
     return objective(description, [first.layer], (activations) => {
       const layerActivations = activationsOf(activations, first.layer);

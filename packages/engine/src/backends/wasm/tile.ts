@@ -65,9 +65,17 @@ function tileInto(source: NumericArray, shape: number[], reps: number[], out: Nu
       visit(offset, ordinal);
     }
   };
+  const rowReps = reps[rank - 1];
   forEachFirstReplica(rank - 1, (offset, row) => {
+    if (rowLength === 1) {
+      // One value repeated along the last axis (a broadcast of a reduced axis): plain stores, not a
+      // typed-array call per value.
+      const value = source[row];
+      for (let copy = 0; copy < rowReps; copy++) out[offset + copy] = value;
+      return;
+    }
     const values = source.subarray(row * rowLength, (row + 1) * rowLength);
-    for (let copy = 0; copy < reps[rank - 1]; copy++) out.set(values, offset + copy * rowLength);
+    for (let copy = 0; copy < rowReps; copy++) out.set(values, offset + copy * rowLength);
   });
   for (let axis = rank - 2; axis >= 0; axis--) {
     if (reps[axis] === 1) continue;
