@@ -4,12 +4,15 @@
  * the fixture classifier, WASM backend).
  */
 import { test } from 'node:test';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Objective as ObjectiveSpec } from '@featurevis/contracts';
 import { buildObjective, LOGITS } from '../src/objectives/index.ts';
 import { InvalidSpecError, type LoadedModel, type VisualizationOutput } from '../src/types.ts';
 import { visualize } from '../src/visualize.ts';
+import { loadModelFromDirectory } from '../src/models/index.ts';
 import { fixtureRequest, gain, loadFixtureOnWasm, perImage, pixels, run } from './helpers/visualize-fixture.ts';
 
 const model = await loadFixtureOnWasm();
@@ -231,34 +234,60 @@ test('a neuron at the edge of the grid survives transforms that shrink the grid 
   assert.ok(gain(output) > 0.1, `gain ${gain(output)}`);
 });
 
-test('channel objectives on a convolution layer are computed from its input: the values of its own output\'s channels', () => {
-  const images = tf.randomUniform([3, 16, 16, 3], 0, 1, 'float32', 5) as tf.Tensor4D;
-  const onImages = (objectiveModel: LoadedModel, spec: ObjectiveSpec, batchSize: number) => {
-    const objective = buildObjective(spec, { model: objectiveModel, batchSize });
-    try {
-      return tf.tidy(() => {
-        const layers = [...objective.layers];
-        const activations = new Map(layers.map((layer, i) => [layer, model.activations(images, layers)[i]]));
-        return { layers, values: Array.from(objective.value(activations, batchSize).dataSync()) };
-      });
-    } finally {
-      objective.dispose();
-    }
-  };
-  const cases: ObjectiveSpec[] = [
-    { type: 'channel', layer: 'conv2', channel: 5 },
-    [2, 9, 15].map((channel) => ({ type: 'channel', layer: 'conv2', channel })) as ObjectiveSpec,
-    { type: 'channel', layer: 'conv1', channel: 3 }, // its input is the image: read from its output
-  ];
-  const [single, perItem, firstLayer] = cases.map((spec) => ({ fromInput: onImages(model, spec, 3), fromOutput: onImages(fromOutputs, spec, 3) }));
-  assert.deepEqual(single.fromInput.layers, ['pool1']);
-  assert.deepEqual(perItem.fromInput.layers, ['pool1']);
-  assert.deepEqual(firstLayer.fromInput.layers, ['conv1']);
-  for (const { fromInput, fromOutput } of [single, perItem, firstLayer]) {
-    assert.ok(fromOutput.values.some((v) => v > 0), 'all-zero reference');
+/**
+ * A channel objective's layers and values on random images, built for `objectiveModel` (the model itself,
+ * or `withoutInputPath` of it) and evaluated on `loaded`'s activations; the objective is disposed.
+ */
+function channelValues(loaded: LoadedModel, objectiveModel: LoadedModel, spec: ObjectiveSpec, images: tf.Tensor4D) {
+  const batchSize = images.shape[0];
+  const objective = buildObjective(spec, { model: objectiveModel, batchSize });
+  try {
+    return tf.tidy(() => {
+      const layers = [...objective.layers];
+      const outputs = loaded.activations(images, layers);
+      return { layers, values: Array.from(objective.value(new Map(layers.map((layer, i) => [layer, outputs[i]])), batchSize).dataSync()) };
+    });
+  } finally {
+    objective.dispose();
+  }
+}
+
+const withoutInputPath = (loaded: LoadedModel): LoadedModel => ({ ...loaded, channelsFromInput: undefined });
+
+/** Each case: the objective, and the layer its values are read from (the convolution's input, or itself). */
+function assertChannelsFromInput(loaded: LoadedModel, sizePx: number, cases: Array<{ spec: ObjectiveSpec; reads: string }>) {
+  const images = tf.randomUniform([3, sizePx, sizePx, 3], 0, 1, 'float32', 5) as tf.Tensor4D;
+  for (const { spec, reads } of cases) {
+    const fromInput = channelValues(loaded, loaded, spec, images);
+    const fromOutput = channelValues(loaded, withoutInputPath(loaded), spec, images);
+    assert.deepEqual(fromInput.layers, [reads], JSON.stringify(spec));
+    assert.ok(fromOutput.values.some((v) => v !== 0), `${JSON.stringify(spec)}: all-zero reference`);
     assertClose(fromInput.values, fromOutput.values, 1e-5);
   }
   images.dispose();
+}
+
+test('channel objectives on a convolution layer are computed from its input: the values of its own output\'s channels', () => {
+  assertChannelsFromInput(model, 16, [
+    { spec: { type: 'channel', layer: 'conv2', channel: 5 }, reads: 'pool1' },
+    { spec: [2, 9, 15].map((channel) => ({ type: 'channel', layer: 'conv2', channel })) as ObjectiveSpec, reads: 'pool1' },
+    { spec: { type: 'channel', layer: 'conv1', channel: 3 }, reads: 'conv1' }, // its input is the image: read from its output
+  ]);
+});
+
+const graphModelDir = fileURLToPath(new URL('../../../models/shapes-dw-graph', import.meta.url));
+test('on a GraphModel, channel objectives on a _FusedConv2D node are computed from its input node', { skip: existsSync(`${graphModelDir}/model.json`) ? false : 'models/shapes-dw-graph is not there' }, async () => {
+  const graph = await loadModelFromDirectory(graphModelDir, 'shapes-dw-graph');
+  try {
+    assertChannelsFromInput(graph, graph.info.input.defaultSizePx, [
+      { spec: { type: 'channel', layer: 'conv2/Relu', channel: 7 }, reads: 'conv2/depthwise' },
+      { spec: [0, 13, 40].map((channel) => ({ type: 'channel', layer: 'conv3/Relu', channel })) as ObjectiveSpec, reads: 'conv3/depthwise' },
+      { spec: { type: 'channel', layer: 'conv1/Relu', channel: 2 }, reads: 'conv1/Relu' }, // reads the image placeholder
+      { spec: { type: 'channel', layer: 'conv2/depthwise', channel: 2 }, reads: 'conv2/depthwise' }, // not a _FusedConv2D
+    ]);
+  } finally {
+    graph.dispose();
+  }
 });
 
 test('no tensors are left behind', () => {

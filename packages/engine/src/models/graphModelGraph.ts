@@ -7,9 +7,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
 import type { LayerInfo } from '@featurevis/contracts';
 import { InvalidSpecError } from '../types.ts';
-import { withoutBatch, type ModelGraph } from './modelGraph.ts';
+import { convolutionChannelsFromInput } from './channelsFromInput.ts';
+import { withoutBatch, type ChannelsFromInput, type ModelGraph } from './modelGraph.ts';
 
-interface GraphNode { name: string; op: string; input?: string[] }
+interface AttrValue { s?: string; i?: string | number; list?: { s?: string[]; i?: Array<string | number> } }
+interface GraphNode { name: string; op: string; input?: string[]; attr?: Record<string, AttrValue> }
 
 /** Nodes that hold no activation an objective could target. */
 const UNTARGETABLE_OPS = new Set(['Const', 'Placeholder', 'PlaceholderWithDefault', 'NoOp']);
@@ -30,6 +32,43 @@ function findLogits(outputName: string, nodes: Map<string, GraphNode>): string |
   if (node.op === 'Softmax' && node.input?.[0]) return nodeNameOf(node.input[0]);
   if (SQUASHING_OPS.has(node.op)) return null;
   return outputName;
+}
+
+/** A GraphDef string attribute (base64 in the converter's model.json). */
+function text(value: string | undefined): string | undefined {
+  return value == null ? undefined : Buffer.from(value, 'base64').toString('utf8');
+}
+
+/**
+ * `ChannelsFromInput` for a `_FusedConv2D` node (BiasAdd, optionally Relu; NHWC; SAME or VALID) whose
+ * input is another targetable node's first output and whose filter and bias are the model's weights;
+ * undefined for anything else.
+ */
+function fusedConvolutionChannels(node: GraphNode, targetable: ReadonlySet<string>, weights: tf.NamedTensorMap | Record<string, tf.Tensor[]>): ChannelsFromInput | undefined {
+  if (node.op !== '_FusedConv2D' || node.input == null || node.input.length < 3) return undefined;
+  const attr = node.attr ?? {};
+  const fusedOps = (attr.fused_ops?.list?.s ?? []).map(text);
+  if (fusedOps[0] !== 'BiasAdd' || fusedOps.length > 2 || (fusedOps.length === 2 && fusedOps[1] !== 'Relu')) return undefined;
+  if (Number(attr.num_args?.i ?? 1) !== 1 || (text(attr.data_format?.s) ?? 'NHWC') !== 'NHWC') return undefined;
+  const padding = text(attr.padding?.s);
+  if (padding !== 'SAME' && padding !== 'VALID') return undefined;
+  const [x, filter, bias] = node.input;
+  if (/:\d+$/.test(x) && !x.endsWith(':0')) return undefined;
+  const inputLayer = nodeNameOf(x);
+  if (!targetable.has(inputLayer)) return undefined;
+  const weightOf = (input: string) => {
+    const value = (weights as Record<string, tf.Tensor | tf.Tensor[] | undefined>)[nodeNameOf(input)];
+    return Array.isArray(value) ? value[0] : value;
+  };
+  const kernel = weightOf(filter);
+  const biasTensor = weightOf(bias);
+  if (kernel?.rank !== 4 || biasTensor?.rank !== 1) return undefined;
+  const strides = (attr.strides?.list?.i ?? [1, 1, 1, 1]).map(Number);
+  const dilations = (attr.dilations?.list?.i ?? [1, 1, 1, 1]).map(Number);
+  return convolutionChannelsFromInput({
+    inputLayer, kernel: kernel as tf.Tensor4D, bias: biasTensor as tf.Tensor1D, activation: fusedOps[1] === 'Relu' ? 'relu' : 'linear',
+    padding: padding === 'SAME' ? 'same' : 'valid', strides: [strides[1], strides[2]], dilations: [dilations[1], dilations[2]],
+  });
 }
 
 function probeShapes(model: GraphModel, inputName: string, names: string[], sizePx: number, channels: number): Map<string, number[]> {
@@ -84,6 +123,11 @@ export function graphModelGraph(model: GraphModel, modelTopology: unknown, defau
     run(images, names) {
       const outputs = model.execute({ [input.name]: images }, [...names]) as tf.Tensor | tf.Tensor[];
       return Array.isArray(outputs) ? outputs : [outputs];
+    },
+    channelsFromInput(name) {
+      const node = nodes.get(name);
+      const targetable = new Set(layers.filter((layer) => layer.shape.length === 3).map((layer) => layer.name));
+      return node == null ? undefined : fusedConvolutionChannels(node, targetable, model.weights);
     },
     dispose() { model.dispose(); },
   };

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayerInfo } from '@featurevis/contracts';
 import { InvalidSpecError } from '../types.ts';
+import { convolutionChannelsFromInput } from './channelsFromInput.ts';
 import { withoutBatch, type ChannelsFromInput, type ModelGraph } from './modelGraph.ts';
 
 type Layer = tfl.layers.Layer;
@@ -60,48 +61,12 @@ function convolutionChannels(layer: Layer, tensors: ReadonlyMap<string, tfl.Symb
   if (Array.isArray(input)) return undefined;
   const inputLayer = input.sourceLayer.name;
   if (tensors.get(inputLayer) !== input) return undefined;
-  const strides = (config.strides ?? [1, 1]) as [number, number];
-  const dilations = (typeof config.dilationRate === 'number' ? [config.dilationRate, config.dilationRate] : config.dilationRate ?? [1, 1]) as [number, number];
-  // tfjs's depthwise convolution takes strides or dilations, not both.
-  if (strides.some((s) => s > 1) && dilations.some((d) => d > 1)) return undefined;
   const [kernel, bias] = layer.getWeights() as [tf.Tensor4D, tf.Tensor1D | undefined];
-  const [kernelHeight, kernelWidth, inChannels, outChannels] = kernel.shape;
-  const padding = config.padding;
-  // The weights' values, read once: the per-item filters are built from them in JavaScript (a gather
-  // and a transpose of the kernel as tfjs kernels cost more than the few thousand values they move).
-  const kernelValues = kernel.dataSync() as Float32Array;
-  const biasValues = config.useBias !== false && bias != null ? bias.dataSync() as Float32Array : null;
-  return {
-    inputLayer,
-    weightsFor(perItem) {
-      const items = perItem.length;
-      const taps = kernelHeight * kernelWidth;
-      // [h, w, in, out] → [h, w, items · in, 1]: item i's channel's filter on its own block of inputs.
-      const filter = new Float32Array(taps * items * inChannels);
-      for (let tap = 0; tap < taps; tap++) {
-        for (let item = 0; item < items; item++) {
-          for (let c = 0; c < inChannels; c++) filter[(tap * items + item) * inChannels + c] = kernelValues[(tap * inChannels + c) * outChannels + perItem[item]];
-        }
-      }
-      return {
-        items,
-        filter: tf.tensor4d(filter, [kernelHeight, kernelWidth, items * inChannels, 1]),
-        bias: biasValues == null ? null : tf.tensor1d(perItem.map((channel) => biasValues[channel])),
-      };
-    },
-    compute(x, weights) {
-      const [items, height, width, channels] = x.shape;
-      if (items !== weights.items || channels !== inChannels) throw new Error(`channelsFromInput: weights for ${weights.items} items of ${inChannels} channels, input ${x.shape}`);
-      // The items side by side along the channel axis: [1, h, w, items · in].
-      const stacked = tf.reshape(tf.transpose(x, [1, 2, 0, 3]), [1, height, width, items * channels]) as tf.Tensor4D;
-      const perChannel = tf.depthwiseConv2d(stacked, weights.filter, strides, padding, 'NHWC', dilations);
-      const [, outHeight, outWidth] = perChannel.shape;
-      let out = tf.transpose(tf.sum(tf.reshape(perChannel, [outHeight, outWidth, items, channels]), 3), [2, 0, 1]);
-      if (weights.bias != null) out = tf.add(out, tf.reshape(weights.bias, [items, 1, 1]));
-      if (activation === 'relu') out = tf.relu(out);
-      return tf.reshape(out, [items, outHeight, outWidth, 1]);
-    },
-  };
+  const dilations = typeof config.dilationRate === 'number' ? [config.dilationRate, config.dilationRate] : config.dilationRate ?? [1, 1];
+  return convolutionChannelsFromInput({
+    inputLayer, kernel, bias: config.useBias !== false ? bias : undefined, activation, padding: config.padding,
+    strides: (config.strides ?? [1, 1]) as [number, number], dilations: dilations as [number, number],
+  });
 }
 
 export function layersModelGraph(model: tfl.LayersModel): ModelGraph {
