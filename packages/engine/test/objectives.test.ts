@@ -105,6 +105,9 @@ test('an impossible objective fails before the first step, naming the field', as
     [{ type: 'region', layer: 'gap', channel: 0, region: { x: 0, y: 0, width: 1, height: 1 } }, 'objective.layer'],
     [{ type: 'sum', terms: [{ objective: { type: 'channel', layer: 'conv2', channel: 0 } }, { objective: { type: 'layer', layer: 'nope' } }] }, 'objective.terms[1].objective.layer'],
     [[{ type: 'class', class: 0 }, { type: 'class', class: 9 }], 'objective[1].class'],
+    // A sweep's list (channels of one layer) is checked item by item too.
+    [[{ type: 'channel', layer: 'conv2', channel: 0 }, { type: 'channel', layer: 'conv2', channel: 16 }], 'objective[1].channel'],
+    [[{ type: 'channel', layer: 'conv9', channel: 0 }, { type: 'channel', layer: 'conv9', channel: 1 }], 'objective[0].layer'],
     // conv2 is 8 × 8 at 16 px.
     [{ type: 'neuron', layer: 'conv2', channel: 0, x: 8 }, 'objective.x'],
     [{ type: 'sum', terms: [{ objective: { type: 'neuron', layer: 'conv1', channel: 0, y: 16 } }] }, 'objective.terms[0].objective.y'],

@@ -13,7 +13,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Objective as ObjectiveSpec } from '@featurevis/contracts';
 import { InvalidSpecError } from '../types.ts';
-import type { ObjectiveContext } from './context.ts';
+import { requireChannel, requireLayer, type ObjectiveContext } from './context.ts';
 import { activationsOf, channelMeansFromInput, objective, unionOfLayers, type ComposableObjective } from './objective.ts';
 
 export function perItem(specs: ObjectiveSpec[], context: ObjectiveContext): ComposableObjective {
@@ -21,13 +21,13 @@ export function perItem(specs: ObjectiveSpec[], context: ObjectiveContext): Comp
   if (specs.length !== batchSize) {
     throw new InvalidSpecError(`${field} lists ${specs.length} objectives but the batch has ${batchSize} images; give one objective per image (or leave image.batch out)`, field);
   }
-  const items = specs.map((spec, i) => build(spec, `${field}[${i}]`));
-  const description = `per image: ${items.map((item) => item.description).join('; ')}`;
   const first = specs[0];
   const sameLayerChannels = !Array.isArray(first) && first.type === 'channel'
     && specs.every((spec) => !Array.isArray(spec) && spec.type === 'channel' && spec.layer === first.layer);
   if (sameLayerChannels) {
-    const channels = specs.map((spec) => (spec as { channel: number }).channel);
+    // Checked as channel.ts checks each item, without building 64 objectives the batch never runs.
+    const channels = specs.map((spec, i) => requireChannel(requireLayer(context.model, first.layer, `${field}[${i}]`), (spec as { channel: number }).channel, `${field}[${i}]`));
+    const description = `per image: ${channels.map((channel) => `channel ${first.layer}:${channel}`).join('; ')}`;
     const fromInput = channelMeansFromInput(description, first.layer, () => channels, context);
     if (fromInput != null) return fromInput;
     const channelCount = context.model.info.layers.find((layer) => layer.name === first.layer)!.channels;
@@ -39,6 +39,8 @@ export function perItem(specs: ObjectiveSpec[], context: ObjectiveContext): Comp
       return tf.sum(tf.mul(meanPerChannel, mask), 1) as tf.Tensor1D;
     });
   }
+  const items = specs.map((spec, i) => build(spec, `${field}[${i}]`));
+  const description = `per image: ${items.map((item) => item.description).join('; ')}`;
   return objective(description, unionOfLayers(items), (activations, size) => {
     const values = items.map((item, i) => tf.slice(item.value(activations, size), [i], [1]));
     return tf.concat(values) as tf.Tensor1D;
