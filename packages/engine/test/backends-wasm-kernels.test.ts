@@ -224,6 +224,35 @@ for (const [index, c] of tileCases.entries()) {
   });
 }
 
+const sliceCases: Array<{ shape: number[]; begin: number[]; size: number[]; dtype: 'float32' | 'int32' | 'bool' }> = [
+  { shape: [4, 8, 8, 3], begin: [0, 0, 1, 0], size: [-1, 7, 7, -1], dtype: 'float32' }, // total variation's
+  { shape: [4, 8, 8, 3], begin: [0, 1, 0, 0], size: [-1, 7, 7, -1], dtype: 'float32' },
+  { shape: [2, 6, 6, 16], begin: [0, 0, 0, 5], size: [-1, -1, -1, 1], dtype: 'float32' }, // one channel: runs of 1
+  { shape: [3, 10, 10, 4], begin: [1, 2, 3, 0], size: [2, 5, 6, 4], dtype: 'int32' },
+  { shape: [5, 7], begin: [1, 2], size: [3, 4], dtype: 'bool' },
+  { shape: [4, 5, 6], begin: [1, 0, 2], size: [2, 5, 3], dtype: 'float32' },
+  { shape: [2, 3, 4, 5, 6], begin: [0, 1, 0, 2, 0], size: [2, 2, 4, 3, 6], dtype: 'float32' },
+  { shape: [4, 8, 8, 3], begin: [1, 0, 0, 0], size: [2, -1, -1, -1], dtype: 'float32' }, // contiguous: tfjs's path
+  { shape: [4, 8, 8, 3], begin: [0, 0, 0, 0], size: [4, 0, 8, 3], dtype: 'float32' }, // empty
+];
+
+for (const [index, c] of sliceCases.entries()) {
+  test(`Slice on WASM equals CPU: ${c.dtype} ${c.shape} from ${c.begin} size ${c.size}`, async () => {
+    const count = c.shape.reduce((a, b) => a * b, 1);
+    const raw = randomValues(count, 131 + index);
+    const values = c.dtype === 'float32' ? raw : Array.from(raw, (v) => (c.dtype === 'bool' ? (v > 0 ? 1 : 0) : Math.round(v * 1000)));
+    const run = async (backend: string) => {
+      await tf.setBackend(backend);
+      return tf.tidy(() => {
+        const out = tf.slice(tf.tensor(values, c.shape, c.dtype), c.begin, c.size);
+        return { values: Array.from(out.dataSync()), shape: out.shape, dtype: out.dtype };
+      });
+    };
+    const expected = await run('cpu');
+    assert.deepEqual(await run('wasm'), expected);
+  });
+}
+
 test('Identity on WASM shares memory by reference: a clone outlives its source, and both free it', async () => {
   await tf.setBackend('wasm');
   const bytesBefore = tf.memory().numBytes;

@@ -8,6 +8,8 @@
  * - `MaxPoolGrad` replaces tfjs-backend-wasm's, which costs 50× its forward max pool (max-pool-grad.ts).
  * - `Tile` (what `tf.broadcastTo` runs) replaces tfjs-backend-wasm's per-element loop (tile.ts); not a
  *   gradient kernel, but the engine's gradient code broadcasts masks with it every step.
+ * - `Slice` copies contiguous runs in the WASM heap instead of tfjs-backend-wasm's element loop over
+ *   a copy of the input (slice.ts): the total-variation prior and metric slice every image.
  * - `Identity` shares its input's memory instead of copying it (identity.ts): tfjs-core clones every
  *   tensor a kernel saves for the backward pass, so the copies were paid on every step.
  * - `FeaturevisReluGrad`, with a `Relu` gradient that runs it: dy · step(x) in one SIMD pass instead
@@ -28,6 +30,7 @@ import { identityWithoutCopy } from './identity.ts';
 import { maxPoolGrad } from './max-pool-grad.ts';
 import { meanGradient, sumGradient } from './reduction-gradients.ts';
 import { RELU_GRAD_KERNEL, reluGradient, reluGradKernel } from './relu-grad.ts';
+import { sliceInHeap } from './slice.ts';
 import { tileInJavaScript } from './tile.ts';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
@@ -59,7 +62,7 @@ function replaceKernel(kernelName: string, backendName: string, make: (original:
 }
 
 /** The kernels this module registers, by name (the tests check each against the CPU backend). */
-export const wasmGradientKernelNames: readonly string[] = [tf.Conv2DBackpropInput, tf.DepthwiseConv2dNativeBackpropInput, tf.MaxPoolGrad, tf.Tile, tf.Identity, RELU_GRAD_KERNEL, ADAM_KERNEL];
+export const wasmGradientKernelNames: readonly string[] = [tf.Conv2DBackpropInput, tf.DepthwiseConv2dNativeBackpropInput, tf.MaxPoolGrad, tf.Tile, tf.Slice, tf.Identity, RELU_GRAD_KERNEL, ADAM_KERNEL];
 
 /** How to put back each tfjs gradient we replaced, by kernel name. */
 const restoreGradient = new Map<string, () => void>();
@@ -93,6 +96,10 @@ export function registerWasmGradientKernels(backendName = 'wasm'): () => void {
     replaceKernel(tf.Tile, backendName, (original) => (args: KernelArgs) => {
       if (original == null) throw new Error(`no ${tf.Tile} kernel to fall back to on ${backendName}`);
       return tileInJavaScript(args, original.kernelFunc);
+    }),
+    replaceKernel(tf.Slice, backendName, (original) => (args: KernelArgs) => {
+      if (original == null) throw new Error(`no ${tf.Slice} kernel to fall back to on ${backendName}`);
+      return sliceInHeap(args, original.kernelFunc);
     }),
     replaceKernel(tf.Identity, backendName, (original) => (args: KernelArgs) => {
       if (original == null) throw new Error(`no ${tf.Identity} kernel to fall back to on ${backendName}`);
