@@ -232,7 +232,8 @@ const sliceCases: Array<{ shape: number[]; begin: number[]; size: number[]; dtyp
   { shape: [5, 7], begin: [1, 2], size: [3, 4], dtype: 'bool' },
   { shape: [4, 5, 6], begin: [1, 0, 2], size: [2, 5, 3], dtype: 'float32' },
   { shape: [2, 3, 4, 5, 6], begin: [0, 1, 0, 2, 0], size: [2, 2, 4, 3, 6], dtype: 'float32' },
-  { shape: [4, 8, 8, 3], begin: [1, 0, 0, 0], size: [2, -1, -1, -1], dtype: 'float32' }, // contiguous: tfjs's path
+  { shape: [4, 8, 8, 3], begin: [1, 0, 0, 0], size: [2, -1, -1, -1], dtype: 'float32' }, // contiguous: one copy
+  { shape: [4, 8, 8, 3], begin: [2, 3, 0, 0], size: [1, 2, -1, -1], dtype: 'int32' },
   { shape: [4, 8, 8, 3], begin: [0, 0, 0, 0], size: [4, 0, 8, 3], dtype: 'float32' }, // empty
 ];
 
