@@ -55,7 +55,7 @@ function convolutionGeometry(node: GraphNode) {
   };
 }
 
-function fusedConvolution(name: '_FusedConv2D' | 'FusedDepthwiseConv2dNative') {
+export function fusedConvolution(name: '_FusedConv2D' | 'FusedDepthwiseConv2dNative') {
   return (node: GraphNode): tf.Tensor[] => {
     const { activation, bias, prelu } = fusedOpsOf(node, name);
     const [x, filter] = node.inputs as [tf.Tensor4D, tf.Tensor4D];
@@ -73,7 +73,7 @@ function fusedConvolution(name: '_FusedConv2D' | 'FusedDepthwiseConv2dNative') {
   };
 }
 
-function fusedMatMul(node: GraphNode): tf.Tensor[] {
+export function fusedMatMul(node: GraphNode): tf.Tensor[] {
   const { activation, bias, prelu } = fusedOpsOf(node, '_FusedMatMul');
   const [a, b] = node.inputs;
   return [tf.fused.matMul({
