@@ -4,7 +4,17 @@
  */
 import { performance } from 'node:perf_hooks';
 
-export interface TimingOptions { warmupRuns: number; measuredRuns: number }
+export interface TimingOptions {
+  warmupRuns: number;
+  measuredRuns: number;
+  /**
+   * Keep measuring past `measuredRuns` until the samples add up to this many milliseconds (at most
+   * `maxRuns`): a 0.4 ms forward pass gets dozens of samples for the price of one slow step, so its
+   * fastest run — the divisor of step/fastest-forward — is not one unlucky handful.
+   */
+  minTotalMs?: number;
+  maxRuns?: number;
+}
 
 export interface Timing { minMs: number; medianMs: number; runs: number }
 
@@ -17,10 +27,14 @@ export function median(values: readonly number[]): number {
 export async function timeRuns(run: () => unknown | Promise<unknown>, options: TimingOptions): Promise<Timing> {
   for (let i = 0; i < options.warmupRuns; i++) await run();
   const samples: number[] = [];
-  for (let i = 0; i < options.measuredRuns; i++) {
+  let totalMs = 0;
+  const maxRuns = options.maxRuns ?? options.measuredRuns;
+  while (samples.length < options.measuredRuns || (totalMs < (options.minTotalMs ?? 0) && samples.length < maxRuns)) {
     const start = performance.now();
     await run();
-    samples.push(performance.now() - start);
+    const elapsed = performance.now() - start;
+    samples.push(elapsed);
+    totalMs += elapsed;
   }
   return { minMs: Math.min(...samples), medianMs: median(samples), runs: samples.length };
 }

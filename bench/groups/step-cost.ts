@@ -45,7 +45,9 @@ const variantsByBackend: Record<string, Variant[]> = {
 
 function timingFor(backend: string, options: BenchOptions): TimingOptions {
   if (backend === 'cpu') return options.quick ? { warmupRuns: 1, measuredRuns: 2 } : { warmupRuns: 1, measuredRuns: 3 };
-  return options.quick ? { warmupRuns: 2, measuredRuns: 5 } : { warmupRuns: 3, measuredRuns: 9 };
+  // Small cases (a 32-px batch of 4: well under a millisecond) take more samples, up to 60, for the
+  // same few hundred milliseconds a larger case spends on its 5 or 9.
+  return options.quick ? { warmupRuns: 2, measuredRuns: 5, minTotalMs: 100, maxRuns: 60 } : { warmupRuns: 3, measuredRuns: 9, minTotalMs: 200, maxRuns: 60 };
 }
 
 function forwardOnce(model: BenchModel, images: tf.Tensor4D): void {
