@@ -140,7 +140,9 @@ for (const [index, c] of depthwiseCases.entries()) {
     // reference uses the equivalent undilated filter with zeros between the taps.
     const reference = c.dilation === 1 ? inputs : { dy: inputs.dy, filter: dilateFilter(inputs.filter, c.dilation) };
     const expected = await runOn('cpu', tf.DepthwiseConv2dNativeBackpropInput, reference, { ...attrs, dilations: 1 });
+    const tensorsBefore = tf.memory().numTensors;
     const actual = await runOn('wasm', tf.DepthwiseConv2dNativeBackpropInput, inputs, attrs);
+    assert.equal(tf.memory().numTensors, tensorsBefore, 'the kernel left tensors behind');
     assert.deepEqual(actual.shape, inputShape);
     assertClose(actual.values, expected.values, 'dx');
   });

@@ -66,11 +66,6 @@ function biasGradient(bias: tf.Tensor, dy: tf.Tensor): tf.Tensor {
 }
 
 /**
- * Builds the lazy gradient of a fused op from the registered gradient of its unfused kernel.
- * All three fused ops save `[first, second, y, bias?]` (tfjs-core/src/ops/fused/*.ts) and take
- * `(x, filter, bias?)` / `(a, b, bias?)` as customGrad inputs '0', '1', '2'.
- */
-/**
  * dy through the fused activation, from the op's output y: linear passes dy; ReLU applies the
  * registered Relu gradient (relu-grad.ts on WASM) to y in place of x. Undefined for other activations.
  */
@@ -81,13 +76,17 @@ function throughActivation(activation: unknown, dy: tf.Tensor, y: tf.Tensor): tf
   return relu == null ? undefined : relu.gradFunc(dy, [y], {}).x();
 }
 
+/**
+ * Builds the lazy gradient of a fused op from the registered gradient of its unfused kernel.
+ * All three fused ops save `[first, second, y, bias?]` (tfjs-core/src/ops/fused/*.ts) and take
+ * `(x, filter, bias?)` / `(a, b, bias?)` as customGrad inputs '0', '1', '2'.
+ */
 function fusedGradientFromUnfused(
   unfusedKernel: string,
   /** Maps the fused op's saved tensors to the unfused gradient's saved inputs and input order. */
   layout: (saved: tf.Tensor[]) => { unfusedSaved: tf.Tensor[]; inputNames: [string, string] },
 ): LazyFusedGradient {
   return (dy, saved, attrs) => {
-    if (attrs.activation != null && attrs.activation !== 'linear' && attrs.activation !== 'relu') return undefined;
     const unfused = tf.getGradient(unfusedKernel);
     if (unfused == null) return undefined;
     const y = saved[2];
@@ -137,7 +136,7 @@ export function withUnfusedActivations<T>(f: () => T): T {
  * Wraps a fused op (`tf.fused.conv2d`, `depthwiseConv2d`, `matMul`) so that with a ReLU activation it
  * keeps its fused kernel while a gradient is recorded (see the module comment).
  */
-export function fuseReluUnderTape<A extends { activation?: string }, R>(op: (args: A) => R): (args: A) => R {
+function fuseReluUnderTape<A extends { activation?: string }, R>(op: (args: A) => R): (args: A) => R {
   return (args: A) => {
     const engine = tf.engine() as unknown as PatchableEngine;
     if (!reluFusionOn || args.activation !== 'relu' || unfusedActivationScopes > 0 || forcedFusion != null || !engine.isTapeOn()) return op(args);

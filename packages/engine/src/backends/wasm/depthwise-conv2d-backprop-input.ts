@@ -20,10 +20,12 @@ export function depthwiseConv2dBackpropInputAsForwardConv(
   const convInfo = tf.backend_util.computeConv2DInfo(
     attrs.inputShape, [filterHeight, filterWidth, inChannels, multiplier], attrs.strides, attrs.dilations, attrs.pad,
     attrs.dimRoundingMode, true);
-  let result: tf.TensorInfo | undefined;
-  tf.tidy(() => {
+  // A kernel output (not an engine tensor) outlives the tidy; a multiplier's channels summed are
+  // the tidy's result (an engine tensor, tracked by the caller's scope).
+  let direct: tf.TensorInfo | undefined;
+  const summed = tf.tidy(() => {
     const plan = planTransposedConvolution(asTensor<tf.Rank.R4>(args.inputs.dy as tf.TensorInfo), convInfo);
-    if (plan == null) return;
+    if (plan == null) return undefined;
     // Filter [h, w, C, m]: each of dy's C·m channels (c·m + j) gets w[:, :, c, j], flipped.
     const flipped = derivedFilter(args.backend, filterInfo, 'flipped, depthwise', (values) => {
       const { values: flippedValues } = flipFilter(values, filterInfo.shape, false);
@@ -31,14 +33,14 @@ export function depthwiseConv2dBackpropInputAsForwardConv(
     });
     const perOutputChannel = callKernel(tf.DepthwiseConv2dNative, { x: plan.dilatedDy, filter: flipped },
       { strides: 1, pad: plan.padding, dataFormat: 'NHWC', dilations: [convInfo.dilationHeight, convInfo.dilationWidth] }, args.backend);
-    // A kernel output (not an engine tensor) outlives the tidy; the sum of a multiplier's channels is kept.
     if (multiplier === 1) {
-      result = perOutputChannel;
-      return;
+      direct = perOutputChannel;
+      return undefined;
     }
     const [batch, height, width] = perOutputChannel.shape;
-    result = tf.keep(tf.sum(tf.reshape(asTensor(perOutputChannel), [batch, height, width, inChannels, multiplier]), 4));
+    return tf.sum(tf.reshape(asTensor(perOutputChannel), [batch, height, width, inChannels, multiplier]), 4);
   });
+  const result = direct ?? summed;
   if (result != null) return result;
   if (fallback == null) throw new Error('DepthwiseConv2dNativeBackpropInput: padding wider than the filter is not supported on this backend');
   return fallback(args as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
