@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core's own gradients (Sum, Mul, Relu, …) are registered by tfjs-layers, as when the engine loads a model.
 import '@tensorflow/tfjs-layers';
-import { initBackend } from '@featurevis/engine/backends';
+import { initBackend, registerWasmGradientKernels } from '@featurevis/engine/backends';
 import { withRedirectedReluGradients } from '../src/optimizers/index.ts';
 
 /** Lucid's redirected_relu_grad / redirected_relu6_grad, with `where` (the project's previous code). */
@@ -129,4 +129,46 @@ test('the redirected gradient reaches a fused conv + ReLU as it reaches separate
     }
     tf.dispose([images, filter]);
   }
+});
+
+test('on WASM the redirected ReLU gradient is one FeaturevisRedirectedReluGrad kernel, equal to the tfjs formula bit for bit (NaN, ±∞, ±0, tails, dead and alive items)', async () => {
+  await initBackend('wasm');
+  const special = [NaN, Infinity, -Infinity, 0, -0, 1e-30, -1e-30];
+  // Items of 7 values (a scalar tail after one SIMD vector) and of 3 · 4 · 5 = 60; dead and alive items.
+  for (const itemShape of [[7], [3, 4, 5]]) {
+    const size = itemShape.reduce((a, b) => a * b, 1);
+    const items = 4;
+    const x = new Float32Array(size * items);
+    const dy = new Float32Array(size * items);
+    for (let b = 0; b < items; b++) {
+      const xs = gridValues(size, 101 + b, b === 1 ? -3 : -2, b === 1 ? -0.25 : 2); // item 1: dead
+      const ds = gridValues(size, 201 + b, -1, 1);
+      for (let i = 0; i < size; i++) {
+        x[b * size + i] = b === 2 && i < special.length ? special[i] : xs[i]; // item 2: special x
+        dy[b * size + i] = b === 3 && i < special.length ? special[i] : ds[i]; // item 3: special dy
+      }
+    }
+    const gradient = () => tf.tidy(() => {
+      const loss = (v: tf.Tensor) => tf.sum(tf.mul(tf.relu(v), tf.tensor(dy, [items, ...itemShape])));
+      return Array.from(withRedirectedReluGradients(() => tf.grad(loss)(tf.tensor(x, [items, ...itemShape]))).dataSync());
+    });
+    const viaKernel = gradient();
+    // tfjs's kernels only: the project's WASM kernels switched off, the rule's formula runs instead.
+    const restore = registerWasmGradientKernels();
+    restore();
+    let viaFormula: number[];
+    try {
+      viaFormula = gradient();
+    } finally {
+      registerWasmGradientKernels();
+    }
+    const same = viaKernel.length === viaFormula.length && viaKernel.every((v, i) => Object.is(v, viaFormula[i]));
+    assert.ok(same, `item shape ${itemShape}: kernel ${viaKernel.slice(0, 20)} vs formula ${viaFormula.slice(0, 20)}`);
+    assert.ok(viaKernel.some((v, i) => Number.isFinite(v) && v !== 0 && x[i] < 0), 'no redirected element');
+  }
+  const profile = await tf.profile(() => tf.tidy(() => {
+    withRedirectedReluGradients(() => tf.grad((v: tf.Tensor) => tf.sum(tf.relu(v)))(tf.tensor2d([[1, -1, 2, -2, 3]]))).dataSync();
+  }));
+  const kernels = profile.kernels.map((k) => k.name);
+  assert.ok(kernels.includes('FeaturevisRedirectedReluGrad') && !kernels.includes('Step'), `kernels: ${kernels.join(' ')}`);
 });

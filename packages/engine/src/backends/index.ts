@@ -4,3 +4,4 @@ export { initBackend, autoBackendOrder, DEFAULT_WASM_THREADS_MIN_PIXELS, MAX_WAS
 export { installInputOnlyGradients, weightGradientKernelNames, withUnfusedActivations } from './input-only-gradients.ts';
 export { registerWasmGradientKernels, wasmGradientKernelNames } from './wasm/register-gradient-kernels.ts';
 export { ADAM_KERNEL, fusedAdamRuns, type AdamConstants } from './wasm/adam.ts';
+export { REDIRECTED_RELU_GRAD_KERNEL, redirectedReluGradRuns } from './wasm/redirected-relu-grad.ts';

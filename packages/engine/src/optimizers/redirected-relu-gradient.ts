@@ -28,7 +28,7 @@
  * does for NaN.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { withUnfusedActivations } from '../backends/index.ts';
+import { REDIRECTED_RELU_GRAD_KERNEL, redirectedReluGradRuns, withUnfusedActivations } from '../backends/index.ts';
 
 /** 1 where x < 0, else 0 (step(v) is 1 for v > 0, else 0). */
 const belowZero = (x: tf.Tensor) => tf.step(tf.neg(x));
@@ -60,6 +60,8 @@ const redirectedRelu: tf.GradConfig = {
     return {
       x: () => tf.tidy(() => {
         const grad = dy as tf.Tensor;
+        // On WASM, the same rule in one kernel (backends/wasm/redirected-relu-grad.ts).
+        if (redirectedReluGradRuns(x, grad)) return tf.engine().runKernel(REDIRECTED_RELU_GRAD_KERNEL, { x, dy: grad }) as tf.Tensor;
         const below = belowZero(x);
         const ordinary = tf.sub(grad, tf.mul(grad, below));
         const redirectedExtra = tf.mul(tf.mul(below, negativePart(grad)), stuckItems(ordinary));

@@ -17,6 +17,8 @@
  * - Gradients for `Mean` and `Sum` that broadcast dy with `Tile` instead of multiplying it by a
  *   tensor of ones (reduction-gradients.ts).
  * - `FeaturevisAdam`: one Adam step in one SIMD pass (adam.ts), which the engine's Adam optimiser runs.
+ * - `FeaturevisRedirectedReluGrad`: Lucid's redirected ReLU gradient in two SIMD passes per item
+ *   (redirected-relu-grad.ts), which the engine's first steps run.
  *
  * The weight-gradient kernels it also lacks (`Conv2DBackpropFilter`,
  * `DepthwiseConv2dNativeBackpropFilter`) are not added: activation maximization never runs them
@@ -29,6 +31,7 @@ import { depthwiseConv2dBackpropInputAsForwardConv } from './depthwise-conv2d-ba
 import { identityWithoutCopy } from './identity.ts';
 import { maxPoolGrad } from './max-pool-grad.ts';
 import { meanGradient, sumGradient } from './reduction-gradients.ts';
+import { REDIRECTED_RELU_GRAD_KERNEL, redirectedReluGradKernel } from './redirected-relu-grad.ts';
 import { RELU_GRAD_KERNEL, reluGradient, reluGradKernel } from './relu-grad.ts';
 import { sliceInHeap } from './slice.ts';
 import { tileInJavaScript } from './tile.ts';
@@ -62,7 +65,7 @@ function replaceKernel(kernelName: string, backendName: string, make: (original:
 }
 
 /** The kernels this module registers, by name (the tests check each against the CPU backend). */
-export const wasmGradientKernelNames: readonly string[] = [tf.Conv2DBackpropInput, tf.DepthwiseConv2dNativeBackpropInput, tf.MaxPoolGrad, tf.Tile, tf.Slice, tf.Identity, RELU_GRAD_KERNEL, ADAM_KERNEL];
+export const wasmGradientKernelNames: readonly string[] = [tf.Conv2DBackpropInput, tf.DepthwiseConv2dNativeBackpropInput, tf.MaxPoolGrad, tf.Tile, tf.Slice, tf.Identity, RELU_GRAD_KERNEL, REDIRECTED_RELU_GRAD_KERNEL, ADAM_KERNEL];
 
 /** How to put back each tfjs gradient we replaced, by kernel name. */
 const restoreGradient = new Map<string, () => void>();
@@ -106,6 +109,7 @@ export function registerWasmGradientKernels(backendName = 'wasm'): () => void {
       return identityWithoutCopy(args, original.kernelFunc);
     }),
     replaceKernel(RELU_GRAD_KERNEL, backendName, () => (args: KernelArgs) => reluGradKernel(args)),
+    replaceKernel(REDIRECTED_RELU_GRAD_KERNEL, backendName, () => (args: KernelArgs) => redirectedReluGradKernel(args)),
     replaceKernel(ADAM_KERNEL, backendName, () => (args: KernelArgs) => adamKernel(args)),
     replaceGradient(reluGradient),
     replaceGradient(meanGradient),
