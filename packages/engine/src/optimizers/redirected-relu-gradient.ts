@@ -19,6 +19,9 @@
  * Sign convention: `dy` is the gradient of the loss the optimiser minimises (minus the objective), as
  * in TensorFlow, so "pushing lower" is dy > 0 — the same test as Lucid's.
  *
+ * On WASM the ReLU rule runs as one kernel (backends/wasm/redirected-relu-grad.ts), the same
+ * operations bit for bit; elsewhere, and for ReLU6, as written below.
+ *
  * Cost: the rule is written with 0/1 float masks (`step`) and arithmetic (`mul`, `sub`, `add`, `relu`)
  * rather than Lucid's boolean comparisons and `where`: on tfjs-backend-wasm a `Less`, `Greater`,
  * `LogicalAnd` or `Select` costs about 12–16 ns an element against 3–4 ns for `Step` or `Mul`
