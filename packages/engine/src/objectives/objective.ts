@@ -121,4 +121,3 @@ export function channelMeansFromInput(
     return meanPerItem(fromInput.compute(input, items === prepared.items ? prepared : fromInput.weightsFor(channelsFor(items))));
   });
 }
-
