@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { sharedMemoryWasmBase64, wasmBase64 } from './adam.wasm.ts';
-import { SimdKernel, wasmHeapOf } from './simd-kernel.ts';
+import { SimdKernel } from './simd-kernel.ts';
 
 /** The kernel's name in tfjs's registry (not a TensorFlow op: the prefix keeps it apart). */
 export const ADAM_KERNEL = 'FeaturevisAdam';
@@ -34,17 +34,11 @@ type AdamSimd = (value: number, m: number, v: number, g: number, newValue: numbe
   epsilon: number, negLearningRate: number) => void;
 const adamSimd = new SimdKernel<AdamSimd>(wasmBase64, sharedMemoryWasmBase64, 'adam');
 
-function inHeap(backend: unknown, tensors: tf.TensorInfo[]) {
-  const found = tensors.every((t) => t.dtype === 'float32') ? wasmHeapOf(backend) : null;
-  const kernel = found ? adamSimd.in(found.memory) : null;
-  return found && kernel ? { heap: found.heap, kernel } : null;
-}
-
 /** `FeaturevisAdam` on WASM. */
 export function adamKernel(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo[] {
   const { value, m, v, gradient } = args.inputs as Record<'value' | 'm' | 'v' | 'gradient', tf.TensorInfo>;
   const c = args.attrs as unknown as AdamConstants;
-  const simd = inHeap(args.backend, [value, m, v, gradient]);
+  const simd = adamSimd.inHeapOf(args.backend, [value, m, v, gradient]);
   if (simd == null) throw new Error(`${ADAM_KERNEL}: needs float32 tensors in tfjs-backend-wasm's heap and WebAssembly SIMD`);
   const shape = [...value.shape];
   const outputs = [simd.heap.makeOutput(shape, 'float32'), simd.heap.makeOutput(shape, 'float32'), simd.heap.makeOutput(shape, 'float32')];
@@ -57,5 +51,5 @@ export function adamKernel(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.Nam
 
 /** Whether `FeaturevisAdam` can run for these tensors on the active backend. */
 export function fusedAdamRuns(tensors: tf.Tensor[]): boolean {
-  return tf.getKernel(ADAM_KERNEL, tf.getBackend()) != null && inHeap(tf.backend(), tensors) != null;
+  return adamSimd.runsFor(ADAM_KERNEL, tensors);
 }

@@ -14,7 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { sharedMemoryWasmBase64 as twoByTwoSimdSharedBase64, wasmBase64 as twoByTwoSimdBase64 } from './max-pool-grad-2x2.wasm.ts';
-import { SimdKernel, wasmHeapOf } from './simd-kernel.ts';
+import { SimdKernel } from './simd-kernel.ts';
 
 /** What this needs of a backend: a copy of a tensor's values (every tfjs KernelBackend has it). */
 interface ReadableBackend { readSync(dataId: tf.DataId): tf.BackendValues }
@@ -69,11 +69,9 @@ function hasUncoveredInput(info: tf.backend_util.Conv2DInfo): boolean {
  * where they are and writes dx into the output tensor's memory. Null when the heap cannot be had.
  */
 function twoByTwoInHeap(backend: unknown, input: tf.TensorInfo, dy: tf.TensorInfo, info: tf.backend_util.Conv2DInfo): tf.TensorInfo | null {
-  const found = wasmHeapOf(backend);
-  if (found == null || input.dtype !== 'float32' || dy.dtype !== 'float32') return null;
-  const { heap, memory } = found;
-  const kernel = twoByTwoSimd.in(memory);
-  if (kernel == null) return null;
+  const found = twoByTwoSimd.inHeapOf(backend, [input, dy]);
+  if (found == null) return null;
+  const { heap, kernel } = found;
   const out = heap.makeOutput([...input.shape], 'float32');
   if (hasUncoveredInput(info)) heap.typedArrayFromHeap(out).fill(0);
   kernel(heap.getMemoryOffset(input.dataId), heap.getMemoryOffset(dy.dataId), heap.getMemoryOffset(out.dataId),

@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { sharedMemoryWasmBase64, wasmBase64 } from './redirected-relu-grad.wasm.ts';
-import { SimdKernel, wasmHeapOf } from './simd-kernel.ts';
+import { SimdKernel } from './simd-kernel.ts';
 
 /** The kernel's name in tfjs's registry (not a TensorFlow op: the prefix keeps it apart). */
 export const REDIRECTED_RELU_GRAD_KERNEL = 'FeaturevisRedirectedReluGrad';
@@ -18,16 +18,10 @@ export const REDIRECTED_RELU_GRAD_KERNEL = 'FeaturevisRedirectedReluGrad';
 type RedirectedReluGradSimd = (x: number, dy: number, dx: number, items: number, itemSize: number) => void;
 const redirectedReluGradSimd = new SimdKernel<RedirectedReluGradSimd>(wasmBase64, sharedMemoryWasmBase64, 'redirectedReluGrad');
 
-function inHeap(backend: unknown, x: tf.TensorInfo, dy: tf.TensorInfo) {
-  const found = x.dtype === 'float32' && dy.dtype === 'float32' ? wasmHeapOf(backend) : null;
-  const kernel = found ? redirectedReluGradSimd.in(found.memory) : null;
-  return found && kernel ? { heap: found.heap, kernel } : null;
-}
-
 /** `FeaturevisRedirectedReluGrad` on WASM. */
 export function redirectedReluGradKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf.TensorInfo {
   const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-  const simd = inHeap(args.backend, x, dy);
+  const simd = redirectedReluGradSimd.inHeapOf(args.backend, [x, dy]);
   if (simd == null) throw new Error(`${REDIRECTED_RELU_GRAD_KERNEL}: needs float32 tensors in tfjs-backend-wasm's heap and WebAssembly SIMD`);
   const out = simd.heap.makeOutput([...x.shape], 'float32');
   const items = x.shape.length === 0 ? 1 : x.shape[0];
@@ -38,6 +32,5 @@ export function redirectedReluGradKernel(args: { inputs: tf.NamedTensorInfoMap; 
 
 /** Whether `FeaturevisRedirectedReluGrad` can run for these tensors on the active backend. */
 export function redirectedReluGradRuns(x: tf.Tensor, dy: tf.Tensor): boolean {
-  return tf.getKernel(REDIRECTED_RELU_GRAD_KERNEL, tf.getBackend()) != null && inHeap(tf.backend(), x, dy) != null
-    && x.shape.join() === dy.shape.join();
+  return x.shape.join() === dy.shape.join() && redirectedReluGradSimd.runsFor(REDIRECTED_RELU_GRAD_KERNEL, [x, dy]);
 }

@@ -10,9 +10,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-/** dy (already scaled) reshaped to x's rank with the reduced axes of size 1, repeated to x's shape. */
-function broadcastBack(dy: tf.Tensor, x: tf.Tensor, axis: number | number[]): tf.Tensor {
-  const axes = tf.util.parseAxisParam(axis, x.shape);
+/** dy (already scaled) reshaped to x's rank with the reduced `axes` of size 1, repeated to x's shape. */
+function broadcastBack(dy: tf.Tensor, x: tf.Tensor, axes: number[]): tf.Tensor {
   const expandedShape = x.shape.map((size, i) => (axes.includes(i) ? 1 : size));
   return tf.broadcastTo(tf.reshape(dy, expandedShape), x.shape);
 }
@@ -35,6 +34,6 @@ export const sumGradient: tf.GradConfig = {
   gradFunc: (dy, saved, attrs) => {
     const [x] = saved;
     const { axis } = attrs as unknown as tf.SumAttrs;
-    return { x: () => broadcastBack(dy as tf.Tensor, x, axis) };
+    return { x: () => broadcastBack(dy as tf.Tensor, x, tf.util.parseAxisParam(axis, x.shape)) };
   },
 };

@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { sharedMemoryWasmBase64, wasmBase64 } from './relu-grad.wasm.ts';
-import { SimdKernel, wasmHeapOf } from './simd-kernel.ts';
+import { SimdKernel } from './simd-kernel.ts';
 
 /** The kernel's name in tfjs's registry (not a TensorFlow op: the prefix keeps it apart). */
 export const RELU_GRAD_KERNEL = 'FeaturevisReluGrad';
@@ -21,26 +21,14 @@ export const RELU_GRAD_KERNEL = 'FeaturevisReluGrad';
 type ReluGradSimd = (x: number, dy: number, dx: number, count: number) => void;
 const reluGradSimd = new SimdKernel<ReluGradSimd>(wasmBase64, sharedMemoryWasmBase64, 'reluGrad');
 
-/** The SIMD kernel in `backend`'s heap for float32 x and dy, or null. */
-function inHeap(backend: unknown, x: tf.TensorInfo, dy: tf.TensorInfo) {
-  const found = x.dtype === 'float32' && dy.dtype === 'float32' ? wasmHeapOf(backend) : null;
-  const kernel = found ? reluGradSimd.in(found.memory) : null;
-  return found && kernel ? { heap: found.heap, kernel } : null;
-}
-
 /** `FeaturevisReluGrad` on WASM: inputs x and dy (same shape, float32), output dx. */
 export function reluGradKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf.TensorInfo {
   const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-  const simd = inHeap(args.backend, x, dy);
+  const simd = reluGradSimd.inHeapOf(args.backend, [x, dy]);
   if (simd == null) throw new Error(`${RELU_GRAD_KERNEL}: needs float32 tensors in tfjs-backend-wasm's heap and WebAssembly SIMD`);
   const out = simd.heap.makeOutput([...x.shape], 'float32');
   simd.kernel(simd.heap.getMemoryOffset(x.dataId), simd.heap.getMemoryOffset(dy.dataId), simd.heap.getMemoryOffset(out.dataId), tf.util.sizeFromShape(x.shape));
   return out;
-}
-
-/** Whether `FeaturevisReluGrad` can run for these tensors on the active backend. */
-function kernelRuns(x: tf.Tensor, dy: tf.Tensor): boolean {
-  return tf.getKernel(RELU_GRAD_KERNEL, tf.getBackend()) != null && inHeap(tf.backend(), x, dy) != null;
 }
 
 export const reluGradient: tf.GradConfig = {
@@ -50,7 +38,7 @@ export const reluGradient: tf.GradConfig = {
     const [x] = saved;
     const gradient = dy as tf.Tensor;
     return {
-      x: () => (kernelRuns(x, gradient)
+      x: () => (reluGradSimd.runsFor(RELU_GRAD_KERNEL, [x, gradient])
         ? tf.engine().runKernel(RELU_GRAD_KERNEL, { x, dy: gradient }) as tf.Tensor
         : tf.mul(gradient, x.dtype === 'float32' ? tf.step(x) : tf.cast(tf.step(x), 'float32'))),
     };

@@ -41,6 +41,21 @@ export class SimdKernel<F extends (...args: number[]) => void> {
     }
     return this.instances.get(memory) ?? null;
   }
+
+  /**
+   * The kernel in `backend`'s heap, for float32 `tensors`: with the heap's helpers and memory; null
+   * where it cannot run there (another backend, another dtype, no WebAssembly SIMD).
+   */
+  inHeapOf(backend: unknown, tensors: readonly tf.TensorInfo[]): { heap: WasmHeapBackend; memory: WebAssembly.Memory; kernel: F } | null {
+    const found = tensors.every((t) => t.dtype === 'float32') ? wasmHeapOf(backend) : null;
+    const kernel = found ? this.in(found.memory) : null;
+    return found && kernel ? { ...found, kernel } : null;
+  }
+
+  /** Whether the kernel registered as `kernelName` can run for `tensors` on the active backend. */
+  runsFor(kernelName: string, tensors: readonly tf.TensorInfo[]): boolean {
+    return tf.getKernel(kernelName, tf.getBackend()) != null && this.inHeapOf(tf.backend(), tensors) != null;
+  }
 }
 
 /**
@@ -54,6 +69,13 @@ export interface WasmHeapBackend {
   getMemoryOffset(dataId: tf.DataId): number;
   makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
   typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
+}
+
+/** Typed views of tfjs-backend-wasm's heap for any numeric dtype (Tile and Slice move int32 and bool too). */
+export type NumericArray = Float32Array | Int32Array | Uint8Array;
+export interface HeapViews {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): NumericArray;
 }
 
 export function wasmHeapOf(backend: unknown): { heap: WasmHeapBackend; memory: WebAssembly.Memory } | null {

@@ -8,15 +8,9 @@
  * first). Strings keep tfjs's own path.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { wasmHeapOf } from './simd-kernel.ts';
+import { wasmHeapOf, type HeapViews, type NumericArray } from './simd-kernel.ts';
 
-type NumericArray = Float32Array | Int32Array | Uint8Array;
 
-/** tfjs-backend-wasm's heap helpers for any numeric dtype (simd-kernel.ts types them for float32). */
-interface HeapViews {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): NumericArray;
-}
 
 /** Runs shorter than this are gathered element by element into an ordinary array, copied in once. */
 const SHORT_RUN = 16;

@@ -9,12 +9,11 @@
  * where it lives, the output written where it will live; a broadcast of a scalar is one `fill`).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { wasmHeapOf } from './simd-kernel.ts';
+import { wasmHeapOf, type HeapViews, type NumericArray } from './simd-kernel.ts';
 
 /** What this needs of a backend: a copy of a tensor's values (every tfjs KernelBackend has it). */
 interface ReadableBackend { readSync(dataId: tf.DataId): tf.BackendValues }
 
-type NumericArray = Float32Array | Int32Array | Uint8Array;
 
 /** Repeats every block of `blockSize` values of `source` `times` times, block after block. */
 function repeatBlocks(source: NumericArray, blockSize: number, times: number): NumericArray {
@@ -121,8 +120,3 @@ export function tileInJavaScript(
   return tf.tensor(values, shape, x.dtype);
 }
 
-/** tfjs-backend-wasm's heap helpers for any numeric dtype (simd-kernel.ts types them for float32). */
-interface HeapViews {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): NumericArray;
-}
