@@ -12,6 +12,8 @@ import { useMaxPoolGradPath, type MaxPoolGradPath } from '../src/backends/wasm/m
 import { planSubPixelConvolution } from '../src/backends/wasm/sub-pixel-convolution.ts';
 import { derivedFilterCount } from '../src/backends/wasm/derived-filters.ts';
 import { FusedAdamOptimizer } from '../src/optimizers/adam.ts';
+import { convolutionChannelsFromInput } from '../src/models/channelsFromInput.ts';
+import { ITEM_CHANNEL_CONV_KERNEL } from '../src/backends/wasm/item-channel-conv.ts';
 
 type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
 
@@ -35,14 +37,15 @@ function randomValues(size: number, seed: number): Float32Array {
 }
 
 /** A [h, w, c, m] filter with dilation − 1 zeros between taps: a dilated convolution without dilation. */
-function dilateFilter(filter: { values: Float32Array; shape: number[] }, dilation: number) {
+function dilateFilter(filter: { values: Float32Array; shape: number[] }, dilation: number | [number, number]) {
   const [height, width, channels, multiplier] = filter.shape;
-  const shape = [(height - 1) * dilation + 1, (width - 1) * dilation + 1, channels, multiplier];
+  const [dilationHeight, dilationWidth] = typeof dilation === 'number' ? [dilation, dilation] : dilation;
+  const shape = [(height - 1) * dilationHeight + 1, (width - 1) * dilationWidth + 1, channels, multiplier];
   const values = new Float32Array(shape.reduce((a, b) => a * b));
   const inner = channels * multiplier;
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
-      values.set(filter.values.subarray((y * width + x) * inner, (y * width + x + 1) * inner), (y * dilation * shape[1] + x * dilation) * inner);
+      values.set(filter.values.subarray((y * width + x) * inner, (y * width + x + 1) * inner), (y * dilationHeight * shape[1] + x * dilationWidth) * inner);
     }
   }
   return { values, shape };
@@ -308,6 +311,86 @@ test('the ReLU gradient on WASM is one FeaturevisReluGrad kernel and equals tfjs
   assert.ok(kernels.includes('FeaturevisReluGrad'), `kernels: ${kernels.join(' ')}`);
   assert.ok(!kernels.includes('Cast') && !kernels.includes('Step'), `kernels: ${kernels.join(' ')}`);
 });
+
+// Object.is distinguishes −0 from 0 and treats NaN as equal to NaN.
+const sameBits = (a: ArrayLike<number>, b: ArrayLike<number>) => a.length === b.length && Array.from(a).every((v, i) => Object.is(v, b[i]));
+
+/**
+ * Channel objectives from a convolution's input (models/channelsFromInput.ts): on WASM the
+ * FeaturevisItemChannelConv kernels (item-channel-conv.wat), on CPU the depthwise formulation; both
+ * against a per-item tf.conv2d on CPU, values and input gradients. Cases cover a channel count with a
+ * tail of 1–3 (C mod 4), strides, a width dilation (one run per tap), 1×1 and non-square kernels,
+ * and borders (same and valid padding).
+ */
+const itemChannelCases: Array<{ inputHw: [number, number]; kernelHw: [number, number]; channels: number; strides: [number, number]; dilations: [number, number]; padding: 'same' | 'valid' }> = [
+  { inputHw: [8, 8], kernelHw: [3, 3], channels: 32, strides: [1, 1], dilations: [1, 1], padding: 'same' },
+  { inputHw: [9, 7], kernelHw: [3, 3], channels: 3, strides: [2, 2], dilations: [1, 1], padding: 'same' },
+  { inputHw: [10, 10], kernelHw: [3, 3], channels: 6, strides: [1, 1], dilations: [2, 2], padding: 'valid' },
+  { inputHw: [11, 10], kernelHw: [3, 2], channels: 9, strides: [1, 1], dilations: [1, 3], padding: 'same' },
+  { inputHw: [6, 9], kernelHw: [1, 1], channels: 20, strides: [1, 1], dilations: [1, 1], padding: 'valid' },
+  { inputHw: [7, 7], kernelHw: [5, 3], channels: 17, strides: [1, 2], dilations: [1, 1], padding: 'same' },
+];
+
+for (const [index, c] of itemChannelCases.entries()) {
+  test(`channel objectives from a conv's input on WASM and CPU equal a per-item conv2d: input ${c.inputHw}×${c.channels}, kernel ${c.kernelHw}, strides ${c.strides}, dilations ${c.dilations}, ${c.padding}`, async () => {
+    const items = 3;
+    const outChannels = 5;
+    const perItem = [4, 0, 2];
+    const inputShape: [number, number, number, number] = [items, ...c.inputHw, c.channels];
+    const kernelShape: [number, number, number, number] = [...c.kernelHw, c.channels, outChannels];
+    const xValues = randomValues(inputShape.reduce((a, b) => a * b), 401 + index);
+    const kernelValues = randomValues(kernelShape.reduce((a, b) => a * b), 411 + index);
+    const biasValues = randomValues(outChannels, 421 + index);
+    const run = async (backend: string, how: 'objective' | 'reference', only?: number) => {
+      await tf.setBackend(backend);
+      return tf.tidy(() => {
+        const kernel = tf.tensor4d(kernelValues, kernelShape);
+        const bias = tf.tensor1d(biasValues);
+        const chosen = only == null ? perItem : [perItem[only]!];
+        const allX = tf.tensor4d(xValues, inputShape);
+        const x = only == null ? allX : tf.slice(allX, [only, 0, 0, 0], [1, -1, -1, -1]);
+        // tfjs's conv2d has no gradient with dilations: the reference convolves with the zero-dilated kernel.
+        const dilated = dilateFilter({ values: kernelValues, shape: kernelShape }, c.dilations);
+        const referenceKernel = tf.tensor4d(dilated.values, dilated.shape as [number, number, number, number]);
+        const compute = how === 'reference'
+          ? (input: tf.Tensor4D) => tf.concat(chosen.map((channel, i) => tf.add(
+            tf.conv2d(tf.slice(input, [i, 0, 0, 0], [1, -1, -1, -1]), tf.slice(referenceKernel, [0, 0, 0, channel], [-1, -1, -1, 1]) as tf.Tensor4D, c.strides, c.padding),
+            biasValues[channel]!)))
+          : (() => {
+            const fromInput = convolutionChannelsFromInput({ inputLayer: 'input', kernel, bias, activation: 'linear', padding: c.padding, strides: c.strides, dilations: c.dilations })!;
+            const weights = fromInput.weightsFor(chosen);
+            return (input: tf.Tensor4D) => fromInput.compute(input, weights);
+          })();
+        const values = compute(x);
+        // The same upstream gradient per item whether the item runs alone or with the others.
+        const perItemSize = values.size / chosen.length;
+        const upstreamValues = randomValues(items * perItemSize, 431 + index).subarray((only ?? 0) * perItemSize);
+        const upstream = tf.tensor(upstreamValues.subarray(0, values.size), values.shape);
+        const gradient = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(compute(input as tf.Tensor4D), upstream)))(x);
+        return { shape: values.shape, values: values.dataSync() as Float32Array, gradient: gradient.dataSync() as Float32Array };
+      });
+    };
+    const reference = await run('cpu', 'reference');
+    const cpu = await run('cpu', 'objective');
+    const tensorsBefore = tf.memory().numTensors;
+    await tf.setBackend('wasm');
+    const profile = await tf.profile(async () => { await run('wasm', 'objective'); });
+    assert.ok(profile.kernels.some((k) => k.name === ITEM_CHANNEL_CONV_KERNEL), 'the WASM path did not run its kernel');
+    const wasm = await run('wasm', 'objective');
+    assert.equal(tf.memory().numTensors, tensorsBefore, 'tensors left behind');
+    for (const [label, actual] of [['cpu', cpu], ['wasm', wasm]] as const) {
+      assert.deepEqual(actual.shape, reference.shape, label);
+      assertClose(actual.values, reference.values, `${label} values`);
+      assertClose(actual.gradient, reference.gradient, `${label} input gradient`);
+    }
+    // An item's values and gradient do not depend on the items beside it, bit for bit (grouped runs
+    // keep a one-unit run's images).
+    const alone = await run('wasm', 'objective', 1);
+    const itemSlice = (values: Float32Array) => values.subarray(values.length / items, 2 * values.length / items);
+    assert.ok(sameBits(alone.values, itemSlice(wasm.values)), 'item 1 alone: other values');
+    assert.ok(sameBits(alone.gradient, itemSlice(wasm.gradient)), 'item 1 alone: another gradient');
+  });
+}
 
 const reductionCases: Array<{ shape: number[]; axis: number | number[]; keepDims: boolean }> = [
   { shape: [4, 5, 6, 7], axis: [1, 2], keepDims: false },

@@ -5,3 +5,4 @@ export { installInputOnlyGradients, weightGradientKernelNames, withUnfusedActiva
 export { registerWasmGradientKernels, wasmGradientKernelNames } from './wasm/register-gradient-kernels.ts';
 export { ADAM_KERNEL, fusedAdamRuns, type AdamConstants } from './wasm/adam.ts';
 export { REDIRECTED_RELU_GRAD_KERNEL, redirectedReluGradRuns } from './wasm/redirected-relu-grad.ts';
+export { ITEM_CHANNEL_CONV_KERNEL, itemChannelConv, itemChannelConvRuns, type ItemChannelConvAttrs } from './wasm/item-channel-conv.ts';

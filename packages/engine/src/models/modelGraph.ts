@@ -27,7 +27,7 @@ export interface ModelGraph {
 /** A layer's filter and bias for a choice of one channel per batch item (`ChannelsFromInput.weightsFor`). */
 export interface SelectedChannelWeights {
   items: number;
-  /** [kernel height, kernel width, items · input channels, 1]: item i's filter on its input channels. */
+  /** [items, kernel height, kernel width, input channels]: item i's channel's filter. */
   filter: tf.Tensor4D;
   /** [items], or null without a bias. */
   bias: tf.Tensor1D | null;

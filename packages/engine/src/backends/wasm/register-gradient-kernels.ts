@@ -19,6 +19,9 @@
  * - `FeaturevisAdam`: one Adam step in one SIMD pass (adam.ts), which the engine's Adam optimiser runs.
  * - `FeaturevisRedirectedReluGrad`: Lucid's redirected ReLU gradient in two SIMD passes per item
  *   (redirected-relu-grad.ts), which the engine's first steps run.
+ * - `FeaturevisItemChannelConv` and its input gradient `FeaturevisItemChannelConvBackpropInput`: one
+ *   channel per batch item of a convolution, from the layer's input, in one SIMD pass each
+ *   (item-channel-conv.ts), which the channel objectives run (models/channelsFromInput.ts).
  *
  * The weight-gradient kernels it also lacks (`Conv2DBackpropFilter`,
  * `DepthwiseConv2dNativeBackpropFilter`) are not added: activation maximization never runs them
@@ -29,6 +32,9 @@ import { ADAM_KERNEL, adamKernel } from './adam.ts';
 import { conv2dBackpropInputAsForwardConv } from './conv2d-backprop-input.ts';
 import { depthwiseConv2dBackpropInputAsForwardConv } from './depthwise-conv2d-backprop-input.ts';
 import { identityWithoutCopy } from './identity.ts';
+import {
+  ITEM_CHANNEL_CONV_BACKPROP_INPUT_KERNEL, ITEM_CHANNEL_CONV_KERNEL, itemChannelConvBackpropInputKernel, itemChannelConvGradient, itemChannelConvKernel,
+} from './item-channel-conv.ts';
 import { maxPoolGrad } from './max-pool-grad.ts';
 import { meanGradient, sumGradient } from './reduction-gradients.ts';
 import { REDIRECTED_RELU_GRAD_KERNEL, redirectedReluGradKernel } from './redirected-relu-grad.ts';
@@ -65,7 +71,7 @@ function replaceKernel(kernelName: string, backendName: string, make: (original:
 }
 
 /** The kernels this module registers, by name (the tests check each against the CPU backend). */
-export const wasmGradientKernelNames: readonly string[] = [tf.Conv2DBackpropInput, tf.DepthwiseConv2dNativeBackpropInput, tf.MaxPoolGrad, tf.Tile, tf.Slice, tf.Identity, RELU_GRAD_KERNEL, REDIRECTED_RELU_GRAD_KERNEL, ADAM_KERNEL];
+export const wasmGradientKernelNames: readonly string[] = [tf.Conv2DBackpropInput, tf.DepthwiseConv2dNativeBackpropInput, tf.MaxPoolGrad, tf.Tile, tf.Slice, tf.Identity, RELU_GRAD_KERNEL, REDIRECTED_RELU_GRAD_KERNEL, ADAM_KERNEL, ITEM_CHANNEL_CONV_KERNEL, ITEM_CHANNEL_CONV_BACKPROP_INPUT_KERNEL];
 
 /** How to put back each tfjs gradient we replaced, by kernel name. */
 const restoreGradient = new Map<string, () => void>();
@@ -111,9 +117,12 @@ export function registerWasmGradientKernels(backendName = 'wasm'): () => void {
     replaceKernel(RELU_GRAD_KERNEL, backendName, () => (args: KernelArgs) => reluGradKernel(args)),
     replaceKernel(REDIRECTED_RELU_GRAD_KERNEL, backendName, () => (args: KernelArgs) => redirectedReluGradKernel(args)),
     replaceKernel(ADAM_KERNEL, backendName, () => (args: KernelArgs) => adamKernel(args)),
+    replaceKernel(ITEM_CHANNEL_CONV_KERNEL, backendName, () => (args: KernelArgs) => itemChannelConvKernel(args)),
+    replaceKernel(ITEM_CHANNEL_CONV_BACKPROP_INPUT_KERNEL, backendName, () => (args: KernelArgs) => itemChannelConvBackpropInputKernel(args)),
     replaceGradient(reluGradient),
     replaceGradient(meanGradient),
     replaceGradient(sumGradient),
+    replaceGradient(itemChannelConvGradient),
   ];
   return () => restores.forEach((restore) => restore());
 }
