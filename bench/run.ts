@@ -59,6 +59,7 @@ const columns: Array<[string, (row: BenchRow) => string]> = [
   ['batched ms', (r) => fixed(0)(r.sweepBatchedMs)],
   ['sequential ms', (r) => fixed(0)(r.sweepSequentialMs)],
   ['sweep/seq', (r) => fixed(2)(r.sweepVsSequentialRatio)],
+  ['cold first ms', (r) => fixed(0)(r.sweepColdFirstRunMs)],
   ['end-to-end ms', (r) => fixed(1)(r.endToEndMs)],
   ['compute ms', (r) => fixed(1)(r.computeMs)],
   ['queue ms', (r) => fixed(1)(r.queueOverheadMs)],

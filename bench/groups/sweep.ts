@@ -3,7 +3,10 @@
  * batched runs give `visualize` a per-item objective list (item i maximises channel i: one forward and
  * one backward pass serve every unit of the batch); the sequential runs are `visualize` with one
  * channel objective and a batch of one. Same model, image size, steps and method; wall time of each,
- * model loading excluded, one warm-up run of each shape first.
+ * model loading excluded. Warm-up first: one full run of each batched shape and four one-unit runs,
+ * because the first second or two of work in a process runs ≈ 20 % slower, whichever side comes
+ * first (measured; not CPU frequency, not WASM tier-up; cause not found), and a steady worker runs
+ * many batches. The cold first run is reported beside the figures.
  */
 import { performance } from 'node:perf_hooks';
 import { visualize, type VisualizationSpec } from '@featurevis/engine';
@@ -46,8 +49,10 @@ export const sweepGroup: BenchGroup = {
       const model = await smallModel();
       const batchSizes = options.quick ? [UNITS] : [UNITS, 16];
       try {
-        await batchedRuns(model, 0, 2, 2, 1); // warm-up: kernels, WASM memory growth
-        await batchedRuns(model, 0, 1, 1, 1);
+        // Warm-up (kernels, WASM memory growth, the process's cold first second), both sides.
+        const coldFirstRunMs = await batchedRuns(model, 0, batchSizes[0]!, batchSizes[0]!, steps);
+        for (const batch of batchSizes.slice(1)) await batchedRuns(model, 0, batch, batch, steps);
+        await batchedRuns(model, 0, 4, 1, steps);
         let sequentialTimedMs = 0;
         const batchedMs = new Map<number, number[]>(batchSizes.map((batch) => [batch, []]));
         for (const [from, to] of blocks) {
@@ -62,9 +67,11 @@ export const sweepGroup: BenchGroup = {
             group: 'sweep', backend, ...(threads ? { threads } : {}), variant: `${UNITS} channels as ${UNITS / batch} run(s) of batch ${batch} vs ${UNITS} runs of batch 1`,
             model: model.name, imageSizePx: model.imageSizePx, batch, steps, units: UNITS,
             sweepBatchedMs: meanBatchedMs, sweepSequentialMs: sequentialMs, sweepVsSequentialRatio: meanBatchedMs / sequentialMs,
+            ...(batch === batchSizes[0] ? { sweepColdFirstRunMs: coldFirstRunMs } : {}),
             note: `layer ${model.sweepLayer.name} (${model.sweepLayer.channels} channels${model.sweepLayer.channels < UNITS ? `; unit i is channel i mod ${model.sweepLayer.channels}` : ''})`
               + (sequentialRunsTimed < UNITS ? `; sequential: ${sequentialRunsTimed} of the ${UNITS} runs timed, × ${UNITS / sequentialRunsTimed}` : '')
-              + (samples.length > 1 ? `; batched: mean of ${samples.length} sweeps, interleaved with the one-unit runs` : ''),
+              + (samples.length > 1 ? `; batched: mean of ${samples.length} sweeps, interleaved with the one-unit runs` : '')
+              + (batch === batchSizes[0] ? `; warm-up: the process's first batched run (batch ${batch}, cold) took ${coldFirstRunMs.toFixed(0)} ms` : ''),
           };
           console.error(`  ${backend} · ${model.name} · batch ${batch}: batched ${meanBatchedMs.toFixed(0)} ms, sequential ${sequentialMs.toFixed(0)} ms`);
           report(row);

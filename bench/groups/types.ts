@@ -39,6 +39,11 @@ export interface BenchRow {
   sweepSequentialMs?: number;
   /** sweepBatchedMs / sweepSequentialMs (issue 4's target: ≤ 0.25). */
   sweepVsSequentialRatio?: number;
+  /**
+   * The warm-up: the first batched run of the process (cold: kernels run ≈ 20 % slower for the first
+   * second or two of batched work), not part of sweepBatchedMs.
+   */
+  sweepColdFirstRunMs?: number;
 
   // ---- service ----
   /** POST /v1/jobs answered per second (autocannon), against a real redis-server. */
