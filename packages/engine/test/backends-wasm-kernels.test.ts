@@ -11,6 +11,7 @@ import { initBackend, wasmGradientKernelNames } from '@featurevis/engine/backend
 import { useMaxPoolGradPath, type MaxPoolGradPath } from '../src/backends/wasm/max-pool-grad.ts';
 import { planSubPixelConvolution } from '../src/backends/wasm/sub-pixel-convolution.ts';
 import { derivedFilterCount } from '../src/backends/wasm/derived-filters.ts';
+import { scattersDepthwiseGradient } from '../src/backends/wasm/depthwise-conv2d-backprop-input.ts';
 import { FusedAdamOptimizer } from '../src/optimizers/adam.ts';
 import { convolutionChannelsFromInput } from '../src/models/channelsFromInput.ts';
 import { ITEM_CHANNEL_CONV_KERNEL } from '../src/backends/wasm/item-channel-conv.ts';
@@ -118,21 +119,29 @@ for (const [index, c] of convCases.entries()) {
   });
 }
 
-const depthwiseCases: Array<{ inputHw: [number, number]; filterHw: [number, number]; stride: number; dilation: number; multiplier: number; pad: Pad }> = [
-  { inputHw: [9, 9], filterHw: [3, 3], stride: 1, dilation: 1, multiplier: 1, pad: 'same' },
-  { inputHw: [10, 9], filterHw: [3, 3], stride: 2, dilation: 1, multiplier: 1, pad: 'same' },
-  { inputHw: [9, 9], filterHw: [3, 3], stride: 2, dilation: 1, multiplier: 2, pad: 'valid' },
-  { inputHw: [9, 10], filterHw: [3, 3], stride: 1, dilation: 2, multiplier: 1, pad: 'same' },
-  { inputHw: [8, 8], filterHw: [5, 3], stride: 1, dilation: 1, multiplier: 3, pad: 'valid' },
-  { inputHw: [7, 8], filterHw: [3, 3], stride: 2, dilation: 1, multiplier: 1, pad: [[0, 0], [0, 1], [1, 1], [0, 0]] },
+/**
+ * `channels` defaults to 4; `scatter`: whether the case takes the strided scatter kernel
+ * (depthwise-scatter.wat; checked against scattersDepthwiseGradient, so both formulations stay covered).
+ */
+const depthwiseCases: Array<{ inputHw: [number, number]; filterHw: [number, number]; stride: number | [number, number]; dilation: number; multiplier: number; pad: Pad; channels?: number; scatter: boolean }> = [
+  { inputHw: [9, 9], filterHw: [3, 3], stride: 1, dilation: 1, multiplier: 1, pad: 'same', scatter: false },
+  { inputHw: [10, 9], filterHw: [3, 3], stride: 2, dilation: 1, multiplier: 1, pad: 'same', scatter: true },
+  { inputHw: [9, 9], filterHw: [3, 3], stride: 2, dilation: 1, multiplier: 2, pad: 'valid', scatter: false },
+  { inputHw: [9, 10], filterHw: [3, 3], stride: 1, dilation: 2, multiplier: 1, pad: 'same', scatter: false },
+  { inputHw: [8, 8], filterHw: [5, 3], stride: 1, dilation: 1, multiplier: 3, pad: 'valid', scatter: false },
+  { inputHw: [7, 8], filterHw: [3, 3], stride: 2, dilation: 1, multiplier: 1, pad: [[0, 0], [0, 1], [1, 1], [0, 0]], scatter: true },
+  // Channels in blocks of 16, 4 and 1 (21 = 16 + 4 + 1); unequal strides; a 5×5 filter at stride 3.
+  { inputHw: [11, 12], filterHw: [3, 3], stride: [2, 1], dilation: 1, multiplier: 1, pad: 'same', channels: 21, scatter: true },
+  { inputHw: [13, 13], filterHw: [5, 5], stride: 3, dilation: 1, multiplier: 1, pad: 'valid', channels: 6, scatter: true },
 ];
 
 for (const [index, c] of depthwiseCases.entries()) {
   test(`DepthwiseConv2dNativeBackpropInput on WASM equals CPU: input ${c.inputHw}, filter ${c.filterHw}, stride ${c.stride}, dilation ${c.dilation}, multiplier ${c.multiplier}, pad ${JSON.stringify(c.pad)}`, async () => {
-    const [channels, batch] = [4, 2];
+    const [channels, batch] = [c.channels ?? 4, 2];
     const inputShape = [batch, ...c.inputHw, channels] as [number, number, number, number];
     const filterShape = [...c.filterHw, channels, c.multiplier] as [number, number, number, number];
     const convInfo = tf.backend_util.computeConv2DInfo(inputShape, filterShape, c.stride, c.dilation, c.pad, undefined, true);
+    assert.equal(scattersDepthwiseGradient(convInfo), c.scatter, 'the case does not take the formulation it names');
     const dyShape = convInfo.outShape;
     const inputs = {
       dy: { values: randomValues(dyShape.reduce((a, b) => a * b), 21 + index), shape: dyShape },

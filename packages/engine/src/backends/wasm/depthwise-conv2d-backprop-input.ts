@@ -3,12 +3,42 @@
  * forward depthwise convolution of the stride-dilated dy with the spatially flipped filter (see
  * transposed-convolution.ts). With a channel multiplier m, dy has C·m channels; each is convolved
  * with its own flipped filter and the m results of every input channel are summed.
+ *
+ * A strided one with multiplier 1 scatters instead (depthwise-scatter.wat: each dy pixel adds
+ * dy · filter to the dx pixels its taps read, in one SIMD pass): the dilated dy is s² times dx's
+ * pixels over s², mostly zeros, written by a pad and then convolved. MobileNet-style batch 4, the
+ * 16→32 px stride-2 layer's gradient: 0.1 ms pad + 0.6 ms convolution that way.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { sharedMemoryWasmBase64, wasmBase64 } from './depthwise-scatter.wasm.ts';
+import { SimdKernel } from './simd-kernel.ts';
 import { derivedFilter } from './derived-filters.ts';
 import { flipFilter } from './flipped-filter.ts';
 import { callKernel } from './kernel-call.ts';
 import { asTensor, planTransposedConvolution } from './transposed-convolution.ts';
+
+type DepthwiseScatter = (dy: number, filter: number, dx: number, batch: number, inHeight: number, inWidth: number, channels: number,
+  outHeight: number, outWidth: number, kernelHeight: number, kernelWidth: number, strideHeight: number, strideWidth: number,
+  dilationHeight: number, dilationWidth: number, padTop: number, padLeft: number) => void;
+const depthwiseScatter = new SimdKernel<DepthwiseScatter>(wasmBase64, sharedMemoryWasmBase64, 'depthwiseScatter');
+
+/** Whether the gradient scatters (depthwise-scatter.wat) rather than convolving the dilated dy. */
+export function scattersDepthwiseGradient(convInfo: tf.backend_util.Conv2DInfo): boolean {
+  return convInfo.outChannels === convInfo.inChannels && convInfo.dataFormat === 'channelsLast'
+    && (convInfo.strideHeight > 1 || convInfo.strideWidth > 1);
+}
+
+function scatterInHeap(dy: tf.TensorInfo, filter: tf.TensorInfo, convInfo: tf.backend_util.Conv2DInfo, backend: unknown): tf.TensorInfo | null {
+  const found = depthwiseScatter.inHeapOf(backend, [dy, filter]);
+  if (found == null) return null;
+  const { heap, kernel } = found;
+  const dx = heap.makeOutput([convInfo.batchSize, convInfo.inHeight, convInfo.inWidth, convInfo.inChannels], 'float32');
+  kernel(heap.getMemoryOffset(dy.dataId), heap.getMemoryOffset(filter.dataId), heap.getMemoryOffset(dx.dataId),
+    convInfo.batchSize, convInfo.inHeight, convInfo.inWidth, convInfo.inChannels, convInfo.outHeight, convInfo.outWidth,
+    convInfo.filterHeight, convInfo.filterWidth, convInfo.strideHeight, convInfo.strideWidth,
+    convInfo.dilationHeight, convInfo.dilationWidth, convInfo.padInfo.top, convInfo.padInfo.left);
+  return dx;
+}
 
 export function depthwiseConv2dBackpropInputAsForwardConv(
   args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown },
@@ -20,6 +50,10 @@ export function depthwiseConv2dBackpropInputAsForwardConv(
   const convInfo = tf.backend_util.computeConv2DInfo(
     attrs.inputShape, [filterHeight, filterWidth, inChannels, multiplier], attrs.strides, attrs.dilations, attrs.pad,
     attrs.dimRoundingMode, true);
+  if (scattersDepthwiseGradient(convInfo)) {
+    const scattered = scatterInHeap(args.inputs.dy as tf.TensorInfo, filterInfo, convInfo, args.backend);
+    if (scattered != null) return scattered;
+  }
   // A kernel output (not an engine tensor) outlives the tidy; a multiplier's channels summed are
   // the tidy's result (an engine tensor, tracked by the caller's scope).
   let direct: tf.TensorInfo | undefined;

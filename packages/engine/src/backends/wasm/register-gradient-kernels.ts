@@ -4,7 +4,8 @@
  *
  * - `Conv2DBackpropInput` replaces tfjs-backend-wasm's slow loop; it falls back to that loop for
  *   geometries a forward convolution cannot express.
- * - `DepthwiseConv2dNativeBackpropInput` is missing from tfjs-backend-wasm 4.22 altogether.
+ * - `DepthwiseConv2dNativeBackpropInput` is missing from tfjs-backend-wasm 4.22 altogether (strided
+ *   ones scatter in one SIMD pass instead: depthwise-scatter.wat).
  * - `MaxPoolGrad` replaces tfjs-backend-wasm's, which costs 50× its forward max pool (max-pool-grad.ts).
  * - `Tile` (what `tf.broadcastTo` runs) replaces tfjs-backend-wasm's per-element loop (tile.ts); not a
  *   gradient kernel, but the engine's gradient code broadcasts masks with it every step.
