@@ -164,6 +164,15 @@ describe('a job canceled while a batched run holds it', () => {
       assert.notEqual(res.body.status, 'succeeded', 'the run ended before the cancel could be sent');
       await new Promise((r) => setTimeout(r, 20));
     }
+    // The leader's companions wait in the queue while its run optimises them: they read running, at
+    // the leader's step.
+    const companion = await svc.http.get(`/v1/jobs/${kept}`);
+    assert.equal(companion.body.status, 'running');
+    assert.ok(companion.body.progress.step >= 2, JSON.stringify(companion.body.progress));
+    assert.equal(companion.body.progress.objective, null);
+    assert.ok(companion.body.startedAt != null);
+    const listed = await svc.http.get('/v1/jobs?status=running');
+    assert.ok(listed.body.jobs.some((job: JobView) => job.id === kept), 'GET /v1/jobs?status=running leaves the companion out');
     const cancel = await svc.http.post(`/v1/jobs/${canceled}/cancel`);
     assert.equal(cancel.status, 200);
     assert.equal(cancel.body.status, 'canceled');

@@ -43,6 +43,10 @@ describe('a canceled batch leader', () => {
       if (res.body.status === 'running' && res.body.progress.step >= 2) break;
       await new Promise((r) => setTimeout(r, 20));
     }
+    // While the leader's run optimises all four units, the sweep counts them running and each unit reads running.
+    const during = await svc.http.get(`/v1/sweeps/${created.body.id}?limit=100`);
+    assert.deepEqual(during.body.counts, { queued: 0, running: 4, succeeded: 0, failed: 0, canceled: 0 });
+    assert.deepEqual(during.body.jobs.map((job: { status: string }) => job.status), ['running', 'running', 'running', 'running']);
     assert.equal((await svc.http.post(`/v1/jobs/${leader}/cancel`)).status, 202);
     const sweep = await waitForSweep(svc, created.body.id);
     assert.deepEqual(sweep.counts, { queued: 0, running: 0, succeeded: 3, failed: 0, canceled: 1 });

@@ -23,7 +23,10 @@ export const JobRequest = Closed({
 }, { title: 'JobRequest' });
 export type JobRequest = Static<typeof JobRequest>;
 
-export const JobStatus = Type.Union([Type.Literal('queued'), Type.Literal('running'), Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('canceled')], { title: 'JobStatus' });
+export const JobStatus = Type.Union([Type.Literal('queued'), Type.Literal('running'), Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('canceled')], {
+  title: 'JobStatus',
+  description: 'queued: waiting for a worker. running: being optimised, by a worker of its own or inside another job\'s batched run (grouped jobs, sweep units: progress is then the run\'s step, its objective null). succeeded, failed, canceled: final.',
+});
 export type JobStatus = Static<typeof JobStatus>;
 export const JOB_STATUSES: JobStatus[] = ['queued', 'running', 'succeeded', 'failed', 'canceled'];
 

@@ -157,12 +157,16 @@ export class JobStore {
     // The state is read before the job's hash: a job only moves forward, so a hash read afterwards is at
     // least as far along. (Read the other way round, a job completing in between showed `succeeded`
     // with the hash from before BullMQ stored its result: status succeeded, result null.)
-    const [states, cancels] = await Promise.all([
+    const [states, cancels, claims] = await Promise.all([
       Promise.all(ids.map((id) => this.queue.getJobState(id))),
       ids.length ? this.redis.mget(ids.map((id) => this.keys.cancel(id))) : Promise.resolve([]),
+      ids.length ? this.redis.mget(ids.map((id) => this.keys.batchClaim(id))) : Promise.resolve([]),
     ]);
     const jobs = await Promise.all(ids.map((id) => Job.fromId<QueuedJobData, JobOutcome>(this.queue, id)));
-    return jobs.flatMap((job, i) => job ? [toRecord(job, states[i]!, cancels[i] != null)] : []);
+    // A waiting job claimed by another job's batched run (services/worker/src/batch-runs.ts) runs in it.
+    const leaderIds = [...new Set(claims.filter((holder, i): holder is string => holder != null && holder !== ids[i]))];
+    const leaders = new Map(await Promise.all(leaderIds.map(async (id) => [id, await Job.fromId<QueuedJobData, JobOutcome>(this.queue, id)] as const)));
+    return jobs.flatMap((job, i) => job ? [toRecord(job, states[i]!, cancels[i] != null, claims[i] == null ? undefined : leaders.get(claims[i]!))] : []);
   }
 
   /**
@@ -227,7 +231,8 @@ export class JobStore {
     return true;
   }
 
-  async markSweepRunning(sweepId: string, delta: 1 | -1): Promise<void> {
+  /** Counts `delta` more (or fewer) of a sweep's units as running (a unit's own run, or a batched run's units). */
+  async markSweepRunning(sweepId: string, delta: number): Promise<void> {
     await this.redis.hincrby(this.keys.sweepCounts(sweepId), 'running', delta);
   }
 
@@ -414,18 +419,28 @@ export class JobStore {
   }
 }
 
-function toRecord(job: Job<QueuedJobData, JobOutcome>, state: JobState | 'unknown', cancelRequested: boolean): JobRecord {
-  const status = statusFromState(state, job.failedReason, cancelRequested);
-  const progress = (typeof job.progress === 'object' && job.progress ? job.progress : {}) as Partial<ProgressData>;
+/**
+ * `batchLeader`: the job whose batched run holds this one's claim, if another's (a leader releases its
+ * claims when its run ends; a dead leader's expire). A job waiting in BullMQ while a leader's run
+ * optimises it is `running`, with the leader's start and step (the batch shares its step count); a
+ * cancel still reads `canceled` at once.
+ */
+function toRecord(job: Job<QueuedJobData, JobOutcome>, state: JobState | 'unknown', cancelRequested: boolean, batchLeader?: Job<QueuedJobData, JobOutcome>): JobRecord {
+  const ownStatus = statusFromState(state, job.failedReason, cancelRequested);
+  const runningIn = ownStatus === 'queued' ? batchLeader : undefined;
+  const status: JobStatus = runningIn ? 'running' : ownStatus;
+  const reported = (runningIn ?? job).progress;
+  const progress = (typeof reported === 'object' && reported ? reported : {}) as Partial<ProgressData>;
   const steps = job.data.spec.steps ?? 0;
   return {
     id: job.id!,
     status,
     data: job.data,
-    progress: { step: progress.step ?? (status === 'succeeded' ? steps : 0), steps: progress.steps ?? steps, objective: progress.objective ?? null },
+    // In a leader's run, the objective reported is the batch's, not this job's: none.
+    progress: { step: progress.step ?? (status === 'succeeded' ? steps : 0), steps: progress.steps ?? steps, objective: runningIn ? null : progress.objective ?? null },
     attempts: job.attemptsMade,
     createdAt: job.data.createdAt ?? job.timestamp,
-    startedAt: job.failedReason === CANCELED_BEFORE_START_REASON ? null : job.processedOn ?? null,
+    startedAt: runningIn ? runningIn.processedOn ?? null : job.failedReason === CANCELED_BEFORE_START_REASON ? null : job.processedOn ?? null,
     finishedAt: status === 'succeeded' || status === 'failed' || (status === 'canceled' && job.finishedOn) ? job.finishedOn ?? null : null,
     outcome: status === 'succeeded' ? job.returnvalue ?? null : null,
     error: status === 'failed' ? job.failedReason ?? 'failed' : null,

@@ -77,6 +77,8 @@ export function createProcessor(deps: ProcessorDeps) {
       return taken;
     }
     if (sweepId) await store.markSweepRunning(sweepId, 1);
+    /** The sweep's other units this run optimises, counted as running while it does. */
+    let companionUnitsRunning = 0;
     const startedAt = Date.now();
     // This job's own claim and those of the companions it claims, renewed while the run goes.
     const claims = [id];
@@ -104,6 +106,10 @@ export function createProcessor(deps: ProcessorDeps) {
       const capacity = batchCapacity(deps.batch, spec.image?.size ?? view.input.defaultSizePx);
       const companions = await claimCompanions(store, { id, data: job.data }, capacity);
       claims.push(...companions.map((companion) => companion.id));
+      if (sweepId && companions.length > 0) {
+        companionUnitsRunning = companions.length;
+        await store.markSweepRunning(sweepId, companionUnitsRunning);
+      }
       const units: Array<{ id: string; spec: JobSpec }> = [{ id, spec }, ...companions];
       const runSpec: BatchedSpec = units.length > 1 ? batchedSpec(spec, units) : spec;
       log.info({ model: spec.model, steps: spec.steps, attempt: job.attemptsMade + 1, ...(units.length > 1 ? { batchedUnits: units.length } : {}) }, 'job started');
@@ -208,7 +214,7 @@ export function createProcessor(deps: ProcessorDeps) {
       running.delete(id);
       stopRenewing();
       await store.releaseClaims([id]).catch((e) => log.warn({ err: e }, 'could not release its own claim'));
-      if (sweepId) await store.markSweepRunning(sweepId, -1);
+      if (sweepId) await store.markSweepRunning(sweepId, -1 - companionUnitsRunning);
     }
   };
 }

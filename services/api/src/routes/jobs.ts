@@ -51,7 +51,7 @@ export const jobRoutes: FastifyPluginAsync = async (app) => {
   app.post('/v1/jobs/:id/cancel', {
     schema: {
       summary: 'Cancel a job',
-      description: 'A queued job never runs (200, status canceled). A running job stops within a few optimisation steps (202, status running until it has stopped, then canceled). A finished job answers 409.',
+      description: 'A queued job never runs (200, status canceled); nor does one that another job\'s batched run is optimising (200, status canceled: nothing is written for it). A running job stops within a few optimisation steps (202, status running until it has stopped, then canceled). A finished job answers 409.',
       params: IdParams,
       response: { 200: JobView, 202: JobView, ...problemResponses(404, 409) },
     },
