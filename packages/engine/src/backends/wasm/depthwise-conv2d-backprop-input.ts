@@ -10,16 +10,15 @@
  * 16→32 px stride-2 layer's gradient: 0.1 ms pad + 0.6 ms convolution that way.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { sharedMemoryWasmBase64, wasmBase64 } from './depthwise-scatter.wasm.ts';
-import { SimdKernel } from './simd-kernel.ts';
 import { derivedFilter } from './derived-filters.ts';
+import { sharedMemoryWasmBase64, wasmBase64 } from './depthwise-scatter.wasm.ts';
 import { flipFilter } from './flipped-filter.ts';
 import { callKernel } from './kernel-call.ts';
+import { convolutionGeometryArgs, SimdKernel, type ConvolutionGeometryArgs } from './simd-kernel.ts';
 import { asTensor, planTransposedConvolution } from './transposed-convolution.ts';
 
-type DepthwiseScatter = (dy: number, filter: number, dx: number, batch: number, inHeight: number, inWidth: number, channels: number,
-  outHeight: number, outWidth: number, kernelHeight: number, kernelWidth: number, strideHeight: number, strideWidth: number,
-  dilationHeight: number, dilationWidth: number, padTop: number, padLeft: number) => void;
+/** Byte offsets, then the geometry. */
+type DepthwiseScatter = (dy: number, filter: number, dx: number, ...geometry: ConvolutionGeometryArgs) => void;
 const depthwiseScatter = new SimdKernel<DepthwiseScatter>(wasmBase64, sharedMemoryWasmBase64, 'depthwiseScatter');
 
 /** Whether the gradient scatters (depthwise-scatter.wat) rather than convolving the dilated dy. */
@@ -33,10 +32,7 @@ function scatterInHeap(dy: tf.TensorInfo, filter: tf.TensorInfo, convInfo: tf.ba
   if (found == null) return null;
   const { heap, kernel } = found;
   const dx = heap.makeOutput([convInfo.batchSize, convInfo.inHeight, convInfo.inWidth, convInfo.inChannels], 'float32');
-  kernel(heap.getMemoryOffset(dy.dataId), heap.getMemoryOffset(filter.dataId), heap.getMemoryOffset(dx.dataId),
-    convInfo.batchSize, convInfo.inHeight, convInfo.inWidth, convInfo.inChannels, convInfo.outHeight, convInfo.outWidth,
-    convInfo.filterHeight, convInfo.filterWidth, convInfo.strideHeight, convInfo.strideWidth,
-    convInfo.dilationHeight, convInfo.dilationWidth, convInfo.padInfo.top, convInfo.padInfo.left);
+  kernel(heap.getMemoryOffset(dy.dataId), heap.getMemoryOffset(filter.dataId), heap.getMemoryOffset(dx.dataId), ...convolutionGeometryArgs(convInfo));
   return dx;
 }
 

@@ -18,7 +18,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { sharedMemoryWasmBase64, wasmBase64 } from './item-channel-conv.wasm.ts';
-import { SimdKernel } from './simd-kernel.ts';
+import { convolutionGeometryArgs, SimdKernel, type ConvolutionGeometryArgs } from './simd-kernel.ts';
 
 export const ITEM_CHANNEL_CONV_KERNEL = 'FeaturevisItemChannelConv';
 export const ITEM_CHANNEL_CONV_BACKPROP_INPUT_KERNEL = 'FeaturevisItemChannelConvBackpropInput';
@@ -29,28 +29,21 @@ export interface ItemChannelConvAttrs {
   pad: 'same' | 'valid';
 }
 
-/** Byte offsets (bias 0: none), then the geometry (computeConv2DInfo's). */
-type Geometry = [batch: number, inHeight: number, inWidth: number, channels: number, outHeight: number, outWidth: number,
-  kernelHeight: number, kernelWidth: number, strideHeight: number, strideWidth: number, dilationHeight: number, dilationWidth: number,
-  padTop: number, padLeft: number];
-type Forward = (x: number, filter: number, bias: number, out: number, ...geometry: Geometry) => void;
-type BackpropInput = (dy: number, filter: number, dx: number, ...geometry: Geometry) => void;
+/** Byte offsets (bias 0: none), then the geometry. */
+type Forward = (x: number, filter: number, bias: number, out: number, ...geometry: ConvolutionGeometryArgs) => void;
+type BackpropInput = (dy: number, filter: number, dx: number, ...geometry: ConvolutionGeometryArgs) => void;
 
 const forwardSimd = new SimdKernel<Forward>(wasmBase64, sharedMemoryWasmBase64, 'itemChannelConv');
 const backpropInputSimd = new SimdKernel<BackpropInput>(wasmBase64, sharedMemoryWasmBase64, 'itemChannelConvBackpropInput');
 
-function geometry(inputShape: readonly number[], filterShape: readonly number[], attrs: ItemChannelConvAttrs): { info: tf.backend_util.Conv2DInfo; args: Geometry } {
+function geometry(inputShape: readonly number[], filterShape: readonly number[], attrs: ItemChannelConvAttrs): { info: tf.backend_util.Conv2DInfo; args: ConvolutionGeometryArgs } {
   const [items, height, width, channels] = inputShape as [number, number, number, number];
   const [filterItems, kernelHeight, kernelWidth, filterChannels] = filterShape as [number, number, number, number];
   if (filterItems !== items || filterChannels !== channels) {
     throw new Error(`${ITEM_CHANNEL_CONV_KERNEL}: filter ${filterShape} does not fit input ${inputShape}`);
   }
   const info = tf.backend_util.computeConv2DInfo([items, height, width, channels], [kernelHeight, kernelWidth, channels, 1], attrs.strides, attrs.dilations, attrs.pad);
-  return {
-    info,
-    args: [items, height, width, channels, info.outHeight, info.outWidth, kernelHeight, kernelWidth,
-      info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth, info.padInfo.top, info.padInfo.left],
-  };
+  return { info, args: convolutionGeometryArgs(info) };
 }
 
 function needsHeap(name: string): never {

@@ -85,3 +85,16 @@ export function wasmHeapOf(backend: unknown): { heap: WasmHeapBackend; memory: W
     && typeof candidate.makeOutput === 'function' && typeof candidate.typedArrayFromHeap === 'function'
     ? { heap: candidate as WasmHeapBackend, memory } : null;
 }
+
+/**
+ * A 2-D convolution's geometry as the convolution kernels here take it (item-channel-conv.wat,
+ * depthwise-scatter.wat), after their byte offsets: from tfjs's computeConv2DInfo.
+ */
+export type ConvolutionGeometryArgs = [batch: number, inHeight: number, inWidth: number, channels: number, outHeight: number, outWidth: number,
+  kernelHeight: number, kernelWidth: number, strideHeight: number, strideWidth: number, dilationHeight: number, dilationWidth: number,
+  padTop: number, padLeft: number];
+
+export function convolutionGeometryArgs(info: tf.backend_util.Conv2DInfo): ConvolutionGeometryArgs {
+  return [info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.filterHeight, info.filterWidth,
+    info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth, info.padInfo.top, info.padInfo.left];
+}
