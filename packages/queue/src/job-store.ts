@@ -163,10 +163,18 @@ export class JobStore {
       ids.length ? this.redis.mget(ids.map((id) => this.keys.batchClaim(id))) : Promise.resolve([]),
     ]);
     const jobs = await Promise.all(ids.map((id) => Job.fromId<QueuedJobData, JobOutcome>(this.queue, id)));
-    // A waiting job claimed by another job's batched run (services/worker/src/batch-runs.ts) runs in it.
-    const leaderIds = [...new Set(claims.filter((holder, i): holder is string => holder != null && holder !== ids[i]))];
-    const leaders = new Map(await Promise.all(leaderIds.map(async (id) => [id, await Job.fromId<QueuedJobData, JobOutcome>(this.queue, id)] as const)));
-    return jobs.flatMap((job, i) => job ? [toRecord(job, states[i]!, cancels[i] != null, claims[i] == null ? undefined : leaders.get(claims[i]!))] : []);
+    // A waiting job claimed by another job's batched run (services/worker/src/batch-runs.ts) runs in
+    // it; one that such a run has finished has its outcome stored until a worker hands it over.
+    const claimedByOther = (i: number) => claims[i] != null && claims[i] !== ids[i];
+    const waiting = (i: number) => statusFromState(states[i]!, undefined, cancels[i] != null) === 'queued';
+    const leaderIds = [...new Set(ids.flatMap((_, i) => (waiting(i) && claimedByOther(i) ? [claims[i]!] : [])))];
+    const [leaders, computed] = await Promise.all([
+      Promise.all(leaderIds.map(async (id) => [id, await Job.fromId<QueuedJobData, JobOutcome>(this.queue, id)] as const)).then((pairs) => new Map(pairs)),
+      Promise.all(ids.map((id, i) => (waiting(i) && !claimedByOther(i) ? this.hasBatchedOutcome(id) : false))),
+    ]);
+    return jobs.flatMap((job, i) => job ? [toRecord(job, states[i]!, cancels[i] != null, {
+      leader: claimedByOther(i) ? leaders.get(claims[i]!) : undefined, computed: computed[i],
+    })] : []);
   }
 
   /**
@@ -255,8 +263,9 @@ export class JobStore {
   }
 
   /**
-   * Claims up to `max` waiting, uncanceled jobs with the compatibility key `batchKey`, oldest first, for
-   * a batched run led by `leaderId`. Only jobs already waiting: no job is held back for companions.
+   * Claims up to `max` waiting, uncanceled jobs not computed already with the compatibility key
+   * `batchKey`, oldest first, for a batched run led by `leaderId`. Only jobs already waiting: no job
+   * is held back for companions.
    */
   async claimCompatibleJobs(batchKey: string, max: number, leaderId: string, ttlS: number): Promise<Array<{ id: string; spec: JobSpec }>> {
     const claimed: Array<{ id: string; spec: JobSpec }> = [];
@@ -267,8 +276,10 @@ export class JobStore {
       for (const id of ids) {
         if (claimed.length >= max) break;
         // Whoever removes the entry considers the job; a job another worker took is skipped by its claim.
-        if (id === leaderId || (await this.redis.zrem(index, id)) === 0) continue;
-        if ((await this.queue.getJobState(id)) !== 'waiting' || (await this.isCancelRequested(id))) continue;
+        // The leader's own entry goes too (its worker removes it on taking it; were it left, this loop
+        // would read it again forever).
+        if ((await this.redis.zrem(index, id)) === 0 || id === leaderId) continue;
+        if ((await this.queue.getJobState(id)) !== 'waiting' || (await this.isCancelRequested(id)) || (await this.hasBatchedOutcome(id))) continue;
         if ((await this.redis.set(this.keys.batchClaim(id), leaderId, 'EX', ttlS, 'NX')) !== 'OK') continue;
         const job = await Job.fromId<QueuedJobData, JobOutcome>(this.queue, id);
         if (!job) { await this.releaseClaims([id]); continue; }
@@ -279,15 +290,16 @@ export class JobStore {
   }
 
   /**
-   * Claims up to `max` units of a sweep after `channel` that are still waiting in the queue and not
-   * canceled, for a batched run led by `leaderId`. A claim expires after `ttlS` unless renewed.
+   * Claims up to `max` units of a sweep after `channel` that are still waiting in the queue, not
+   * canceled and not computed already, for a batched run led by `leaderId`. A claim expires after
+   * `ttlS` unless renewed.
    */
   async claimSweepUnits(sweepId: string, channel: number, end: number, max: number, leaderId: string, ttlS: number): Promise<Array<{ id: string; channel: number }>> {
     const claimed: Array<{ id: string; channel: number }> = [];
     for (let c = channel + 1; c < end && claimed.length < max; c++) {
       const id = sweepJobId(sweepId, c);
       if ((await this.queue.getJobState(id)) !== 'waiting') continue;
-      if (await this.isCancelRequested(id)) continue;
+      if ((await this.isCancelRequested(id)) || (await this.hasBatchedOutcome(id))) continue;
       if ((await this.redis.set(this.keys.batchClaim(id), leaderId, 'EX', ttlS, 'NX')) === 'OK') claimed.push({ id, channel: c });
     }
     return claimed;
@@ -315,6 +327,11 @@ export class JobStore {
       2, this.keys.cancel(id), this.keys.batchOutcome(id), JSON.stringify(outcome), String(this.options.retentionS),
     );
     return stored === 1;
+  }
+
+  /** Whether a batched run has stored `id`'s outcome (a retried leader does not compute it again). */
+  private async hasBatchedOutcome(id: string): Promise<boolean> {
+    return (await this.redis.exists(this.keys.batchOutcome(id))) === 1;
   }
 
   async batchedOutcome(id: string): Promise<JobOutcome | null> {
@@ -420,15 +437,19 @@ export class JobStore {
 }
 
 /**
- * `batchLeader`: the job whose batched run holds this one's claim, if another's (a leader releases its
- * claims when its run ends; a dead leader's expire). A job waiting in BullMQ while a leader's run
- * optimises it is `running`, with the leader's start and step (the batch shares its step count); a
- * cancel still reads `canceled` at once.
+ * `batch.leader`: the job whose batched run holds this one's claim, if another's (a leader releases
+ * its claims when its run ends; a dead leader's expire); `batch.computed`: whether such a run has
+ * stored this job's outcome, which a worker has yet to hand over. A job waiting in BullMQ in either
+ * case is `running` — with the leader's start and step (the batch shares its step count), or at its
+ * last step — so that a client never sees it go back from running to queued; a cancel still reads
+ * `canceled` at once.
  */
-function toRecord(job: Job<QueuedJobData, JobOutcome>, state: JobState | 'unknown', cancelRequested: boolean, batchLeader?: Job<QueuedJobData, JobOutcome>): JobRecord {
+function toRecord(job: Job<QueuedJobData, JobOutcome>, state: JobState | 'unknown', cancelRequested: boolean,
+  batch: { leader?: Job<QueuedJobData, JobOutcome>; computed?: boolean } = {}): JobRecord {
   const ownStatus = statusFromState(state, job.failedReason, cancelRequested);
-  const runningIn = ownStatus === 'queued' ? batchLeader : undefined;
-  const status: JobStatus = runningIn ? 'running' : ownStatus;
+  const runningIn = ownStatus === 'queued' ? batch.leader : undefined;
+  const computedElsewhere = ownStatus === 'queued' && runningIn == null && batch.computed === true;
+  const status: JobStatus = runningIn || computedElsewhere ? 'running' : ownStatus;
   const reported = (runningIn ?? job).progress;
   const progress = (typeof reported === 'object' && reported ? reported : {}) as Partial<ProgressData>;
   const steps = job.data.spec.steps ?? 0;
@@ -437,7 +458,7 @@ function toRecord(job: Job<QueuedJobData, JobOutcome>, state: JobState | 'unknow
     status,
     data: job.data,
     // In a leader's run, the objective reported is the batch's, not this job's: none.
-    progress: { step: progress.step ?? (status === 'succeeded' ? steps : 0), steps: progress.steps ?? steps, objective: runningIn ? null : progress.objective ?? null },
+    progress: { step: progress.step ?? (status === 'succeeded' || computedElsewhere ? steps : 0), steps: progress.steps ?? steps, objective: runningIn || computedElsewhere ? null : progress.objective ?? null },
     attempts: job.attemptsMade,
     createdAt: job.data.createdAt ?? job.timestamp,
     startedAt: runningIn ? runningIn.processedOn ?? null : job.failedReason === CANCELED_BEFORE_START_REASON ? null : job.processedOn ?? null,

@@ -3,23 +3,17 @@
  * stand-in in this file, for a Redis that errors mid-request), the Idempotency-Key is freed and a
  * sweep's already-added units are taken back. Against a real redis-server.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRedis, JobStore, startRedisServer, type JobSpec, type RedisServerHandle } from '../src/index.ts';
+import { type JobSpec } from '../src/index.ts';
+import { storeForTests } from './helpers/store.ts';
 
-let server: RedisServerHandle;
-let store: JobStore;
-let redis: ReturnType<typeof createRedis>;
-before(async () => {
-  server = await startRedisServer();
-  redis = createRedis(server.url, 'api');
-  store = new JobStore({ redis, prefix: 'rollback', attempts: 1, backoffMs: 10, retentionS: 3600, idempotencyTtlS: 3600 });
-});
-after(async () => { await store.close(); redis.disconnect(); await server.stop(); });
+const handle = storeForTests('rollback');
 
 const spec = { model: 'm', objective: { type: 'class', class: 0 }, steps: 1, seed: 1 } as unknown as JobSpec;
 
 test('a job whose add fails leaves its Idempotency-Key free for the retry', async () => {
+  const { store } = handle;
   const add = store.queue.add.bind(store.queue);
   store.queue.add = (async () => { throw new Error('injected: Redis failed mid-request'); }) as typeof store.queue.add;
   await assert.rejects(store.add(spec, 'key-1'), /injected/);
@@ -31,6 +25,7 @@ test('a job whose add fails leaves its Idempotency-Key free for the retry', asyn
 });
 
 test('a sweep whose second chunk fails is taken back whole: no unit queued, no index entry, key free', async () => {
+  const { store } = handle;
   const addBulk = store.queue.addBulk.bind(store.queue);
   let calls = 0;
   store.queue.addBulk = (async (jobs: Parameters<typeof addBulk>[0]) => {

@@ -1,0 +1,67 @@
+/**
+ * The status of a job that another job's batched run holds (services/worker/src/batch-runs.ts): it
+ * waits in BullMQ, but it is being optimised — `running`, at the leader's step — and once the run has
+ * stored its outcome it stays `running` (at its last step) until a worker hands the outcome over, so a
+ * client never sees it go back to `queued`. Against a real redis-server.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Job } from 'bullmq';
+import { sweepJobId, type JobOutcome, type JobSpec } from '../src/index.ts';
+import { storeForTests } from './helpers/store.ts';
+
+const handle = storeForTests('batch-status');
+
+test('a sweep unit held by a batched run reads running at the leader\'s step, then at its last step once its outcome is stored (and no run claims it again); a released one queued again', async () => {
+  const { store } = handle;
+  const steps = 10;
+  const created = await store.addSweep({
+    model: 'm', layer: 'conv', start: 0, end: 3, spec: { model: 'm', steps, seed: 1 } as Omit<JobSpec, 'objective'>,
+    manifestKey: (id) => `sweeps/${id}/manifest.json`,
+  });
+  const [leader, computed, released] = [0, 1, 2].map((channel) => sweepJobId(created.id, channel));
+  assert.deepEqual((await store.getMany([leader, computed, released])).map((job) => job.status), ['queued', 'queued', 'queued']);
+
+  const claimed = await store.claimSweepUnits(created.id, 0, 3, 2, leader, 60);
+  assert.deepEqual(claimed.map((unit) => unit.id), [computed, released]);
+  await (await Job.fromId(store.queue, leader))!.updateProgress({ step: 4, steps, objective: 1.5 });
+  for (const record of await store.getMany([computed, released])) {
+    assert.equal(record.status, 'running', record.id);
+    assert.deepEqual(record.progress, { step: 4, steps, objective: null }, record.id);
+  }
+  const list = await store.list({ status: 'running', limit: 10 });
+  assert.deepEqual(list.jobs.map((job) => job.id).sort(), [computed, released].sort());
+
+  // The run ends: one unit's outcome stored, both claims released.
+  const outcome: JobOutcome = { images: [], snapshots: [], metadata: { key: `jobs/${computed}/metadata.json` }, metrics: {} };
+  assert.equal(await store.putBatchedOutcome(computed, outcome), true);
+  await store.releaseClaims([computed, released]);
+  const [afterComputed, afterReleased] = await store.getMany([computed, released]);
+  assert.equal(afterComputed!.status, 'running');
+  assert.deepEqual(afterComputed!.progress, { step: steps, steps, objective: null });
+  assert.equal(afterReleased!.status, 'queued');
+
+  // Another run (a retried leader) leaves the computed unit alone; a held job's cancel reads canceled at once.
+  assert.deepEqual((await store.claimSweepUnits(created.id, 0, 3, 2, leader, 60)).map((unit) => unit.id), [released]);
+  assert.equal((await store.get(released)).status, 'running');
+  assert.equal((await store.cancel(released)).status, 'canceled');
+});
+
+test('a compatible job held by a batched run reads running; once its outcome is stored no run claims it again', async () => {
+  const { store, redis } = handle;
+  const spec = { model: 'm', objective: { type: 'class', class: 0 }, steps: 5 } as unknown as JobSpec;
+  const leader = await store.add(spec, undefined, spec, { modelHash: 'h' });
+  const companion = await store.add({ ...spec, objective: { type: 'class', class: 1 } } as unknown as JobSpec, undefined, spec, { modelHash: 'h' });
+  assert.ok(!leader.replayed && !companion.replayed && leader.record.data.batchKey, 'the jobs have no compatibility key');
+  const batchKey = leader.record.data.batchKey!;
+  // The leader's own index entry is still there (its worker removes it on taking it): passed over, not looped on.
+  assert.deepEqual((await store.claimCompatibleJobs(batchKey, 4, leader.id, 60)).map((job) => job.id), [companion.id]);
+  assert.equal((await store.get(companion.id)).status, 'running');
+  const outcome: JobOutcome = { images: [], snapshots: [], metadata: { key: `jobs/${companion.id}/metadata.json` }, metrics: {} };
+  assert.equal(await store.putBatchedOutcome(companion.id, outcome), true);
+  await store.releaseClaims([companion.id]);
+  assert.equal((await store.get(companion.id)).status, 'running');
+  // Back in the index (as after a crash between the two), it is still not claimed again.
+  await redis.zadd(store.keys.batchWaiting(batchKey), Date.now(), companion.id);
+  assert.deepEqual(await store.claimCompatibleJobs(batchKey, 4, leader.id, 60), []);
+});
