@@ -71,3 +71,28 @@ describe('SWEEP_BATCH_MAX=1', () => {
     for (const job of sweep.jobs) assert.equal((await metadataOf(svc, job)).batch, undefined);
   });
 });
+
+describe('a batched sweep, watched', () => {
+  let svc: ServiceHandle;
+  before(async () => { svc = await startService({ worker: true, config: { modelsDir } }); });
+  after(async () => { await svc.stop(); });
+
+  test('its counts never move a unit back to queued: a unit whose result the run stored counts as running until it is handed over', async () => {
+    const created = await svc.http.post('/v1/sweeps').send({ model: 'fixture', layer: 'conv1', channels: { start: 0, end: 8 }, steps: 3, image: { size: 16 } });
+    assert.equal(created.status, 202);
+    const seen: Array<{ queued: number; running: number; succeeded: number }> = [];
+    for (;;) {
+      // Redis directly, not through the API, so the polls come fast enough to see the hand-over.
+      const sweep = await svc.services.store.getSweep(created.body.id);
+      seen.push({ queued: sweep.counts.queued, running: sweep.counts.running, succeeded: sweep.counts.succeeded });
+      if (sweep.status === 'succeeded') break;
+      assert.ok(!['failed', 'canceled'].includes(sweep.status), sweep.status);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    assert.ok(seen.some((counts) => counts.running === 8), `the run's eight units were never all counted running: ${JSON.stringify(seen)}`);
+    for (let i = 1; i < seen.length; i++) {
+      assert.ok(seen[i]!.queued <= seen[i - 1]!.queued, `queued went back up: ${JSON.stringify(seen.slice(Math.max(0, i - 3), i + 2))}`);
+    }
+    assert.deepEqual(seen.at(-1), { queued: 0, running: 0, succeeded: 8 });
+  });
+});

@@ -50,10 +50,10 @@ export function createProcessor(deps: ProcessorDeps) {
     const log = deps.logger.child({ jobId: id, ...(sweepId ? { sweepId } : {}) });
     const attempts = job.opts.attempts ?? 1;
     const isLastAttempt = job.attemptsMade + 1 >= attempts;
-    const finish = async (status: 'succeeded' | 'failed' | 'canceled') => {
+    /** Records the final status; true for the first record (a retried job's second is not counted). */
+    const finish = async (status: 'succeeded' | 'failed' | 'canceled'): Promise<boolean> =>
       // The sweep's manifest follows from the worker's completion events (worker.ts).
-      await store.recordFinal(id, sweepId, status);
-    };
+      store.recordFinal(id, sweepId, status);
 
     // Taken: no batched run may claim it from the index of waiting jobs any more (batch-runs.ts).
     await store.leaveBatchIndex(id, job.data);
@@ -62,7 +62,8 @@ export function createProcessor(deps: ProcessorDeps) {
       // Canceled after a batched run stored its result: nobody will read what that run wrote for it.
       const computed = await store.batchedOutcome(id);
       if (computed) await discardOutcome(storage, computed);
-      await finish('canceled');
+      // A sweep counted that run's units as running until they are handed over (below).
+      if (await finish('canceled') && computed && sweepId) await store.markSweepRunning(sweepId, -1);
       throw new UnrecoverableError(CANCELED_BEFORE_START_REASON);
     }
     const taken = await takeJob(store, id, () => store.isCancelRequested(id));
@@ -73,11 +74,14 @@ export function createProcessor(deps: ProcessorDeps) {
     }
     if (taken !== 'run') {
       log.info('result computed in a batched run');
-      await finish('succeeded');
+      if (await finish('succeeded') && sweepId) await store.markSweepRunning(sweepId, -1);
       return taken;
     }
     if (sweepId) await store.markSweepRunning(sweepId, 1);
-    /** The sweep's other units this run optimises, counted as running while it does. */
+    /**
+     * The sweep's other units this run optimises, counted as running while it does and, for those
+     * whose outcome it stores, until a worker hands that over (then it counts them down).
+     */
     let companionUnitsRunning = 0;
     const startedAt = Date.now();
     // This job's own claim and those of the companions it claims, renewed while the run goes.
@@ -184,7 +188,13 @@ export function createProcessor(deps: ProcessorDeps) {
         }, null, 2), { contentType: 'application/json' });
         const outcome: JobOutcome = { images, ...(attributions.length ? { attributions } : {}), ...(examples.length ? { examples } : {}), snapshots, metadata: { key: metadataKey }, metrics };
         // Canceled while its files were written: they go again, the cancel stands.
-        if (item > 0 && !(await store.putBatchedOutcome(unit.id, outcome))) await discardOutcome(storage, outcome);
+        if (item > 0) {
+          if (await store.putBatchedOutcome(unit.id, outcome)) {
+            if (sweepId) companionUnitsRunning -= 1; // counted down when it is handed over
+          } else {
+            await discardOutcome(storage, outcome);
+          }
+        }
         return outcome;
       };
       // Units are stored a few at a time (STORE_CONCURRENCY): one after another, a 64-unit run's
