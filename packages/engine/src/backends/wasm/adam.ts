@@ -38,8 +38,7 @@ const adamSimd = new SimdKernel<AdamSimd>(wasmBase64, sharedMemoryWasmBase64, 'a
 export function adamKernel(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo[] {
   const { value, m, v, gradient } = args.inputs as Record<'value' | 'm' | 'v' | 'gradient', tf.TensorInfo>;
   const c = args.attrs as unknown as AdamConstants;
-  const simd = adamSimd.inHeapOf(args.backend, [value, m, v, gradient]);
-  if (simd == null) throw new Error(`${ADAM_KERNEL}: needs float32 tensors in tfjs-backend-wasm's heap and WebAssembly SIMD`);
+  const simd = adamSimd.requireHeapOf(ADAM_KERNEL, args.backend, [value, m, v, gradient]);
   const shape = [...value.shape];
   const outputs = [simd.heap.makeOutput(shape, 'float32'), simd.heap.makeOutput(shape, 'float32'), simd.heap.makeOutput(shape, 'float32')];
   const offset = (t: tf.TensorInfo) => simd.heap.getMemoryOffset(t.dataId);

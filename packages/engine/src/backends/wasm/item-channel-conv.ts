@@ -46,13 +46,9 @@ function geometry(inputShape: readonly number[], filterShape: readonly number[],
   return { info, args: convolutionGeometryArgs(info) };
 }
 
-function needsHeap(name: string): never {
-  throw new Error(`${name}: needs float32 tensors in tfjs-backend-wasm's heap and WebAssembly SIMD`);
-}
-
 export function itemChannelConvKernel(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo {
   const { x, filter, bias } = args.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo; bias?: tf.TensorInfo };
-  const simd = forwardSimd.inHeapOf(args.backend, bias == null ? [x, filter] : [x, filter, bias]) ?? needsHeap(ITEM_CHANNEL_CONV_KERNEL);
+  const simd = forwardSimd.requireHeapOf(ITEM_CHANNEL_CONV_KERNEL, args.backend, bias == null ? [x, filter] : [x, filter, bias]);
   const { info, args: shape } = geometry(x.shape, filter.shape, args.attrs as unknown as ItemChannelConvAttrs);
   const out = simd.heap.makeOutput([info.batchSize, info.outHeight, info.outWidth, 1], 'float32');
   simd.kernel(simd.heap.getMemoryOffset(x.dataId), simd.heap.getMemoryOffset(filter.dataId),
@@ -63,7 +59,7 @@ export function itemChannelConvKernel(args: { inputs: tf.NamedTensorInfoMap; att
 export function itemChannelConvBackpropInputKernel(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo {
   const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
   const { inputShape, ...attrs } = args.attrs as unknown as ItemChannelConvAttrs & { inputShape: number[] };
-  const simd = backpropInputSimd.inHeapOf(args.backend, [dy, filter]) ?? needsHeap(ITEM_CHANNEL_CONV_BACKPROP_INPUT_KERNEL);
+  const simd = backpropInputSimd.requireHeapOf(ITEM_CHANNEL_CONV_BACKPROP_INPUT_KERNEL, args.backend, [dy, filter]);
   const { args: shape } = geometry(inputShape, filter.shape, attrs);
   const dx = simd.heap.makeOutput([...inputShape], 'float32');
   simd.kernel(simd.heap.getMemoryOffset(dy.dataId), simd.heap.getMemoryOffset(filter.dataId), simd.heap.getMemoryOffset(dx.dataId), ...shape);

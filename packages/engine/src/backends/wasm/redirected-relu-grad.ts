@@ -21,8 +21,7 @@ const redirectedReluGradSimd = new SimdKernel<RedirectedReluGradSimd>(wasmBase64
 /** `FeaturevisRedirectedReluGrad` on WASM. */
 export function redirectedReluGradKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf.TensorInfo {
   const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-  const simd = redirectedReluGradSimd.inHeapOf(args.backend, [x, dy]);
-  if (simd == null) throw new Error(`${REDIRECTED_RELU_GRAD_KERNEL}: needs float32 tensors in tfjs-backend-wasm's heap and WebAssembly SIMD`);
+  const simd = redirectedReluGradSimd.requireHeapOf(REDIRECTED_RELU_GRAD_KERNEL, args.backend, [x, dy]);
   const out = simd.heap.makeOutput([...x.shape], 'float32');
   const items = x.shape.length === 0 ? 1 : x.shape[0];
   const size = tf.util.sizeFromShape(x.shape);

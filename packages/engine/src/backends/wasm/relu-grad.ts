@@ -24,8 +24,7 @@ const reluGradSimd = new SimdKernel<ReluGradSimd>(wasmBase64, sharedMemoryWasmBa
 /** `FeaturevisReluGrad` on WASM: inputs x and dy (same shape, float32), output dx. */
 export function reluGradKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf.TensorInfo {
   const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-  const simd = reluGradSimd.inHeapOf(args.backend, [x, dy]);
-  if (simd == null) throw new Error(`${RELU_GRAD_KERNEL}: needs float32 tensors in tfjs-backend-wasm's heap and WebAssembly SIMD`);
+  const simd = reluGradSimd.requireHeapOf(RELU_GRAD_KERNEL, args.backend, [x, dy]);
   const out = simd.heap.makeOutput([...x.shape], 'float32');
   simd.kernel(simd.heap.getMemoryOffset(x.dataId), simd.heap.getMemoryOffset(dy.dataId), simd.heap.getMemoryOffset(out.dataId), tf.util.sizeFromShape(x.shape));
   return out;

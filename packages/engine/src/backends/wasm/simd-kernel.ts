@@ -52,6 +52,13 @@ export class SimdKernel<F extends (...args: number[]) => void> {
     return found && kernel ? { ...found, kernel } : null;
   }
 
+  /** `inHeapOf` for a kernel registered as `kernelName`, which cannot run anywhere else: throws where it cannot. */
+  requireHeapOf(kernelName: string, backend: unknown, tensors: readonly tf.TensorInfo[]): { heap: WasmHeapBackend; memory: WebAssembly.Memory; kernel: F } {
+    const found = this.inHeapOf(backend, tensors);
+    if (found == null) throw new Error(`${kernelName}: needs float32 tensors in tfjs-backend-wasm's heap and WebAssembly SIMD`);
+    return found;
+  }
+
   /** Whether the kernel registered as `kernelName` can run for `tensors` on the active backend. */
   runsFor(kernelName: string, tensors: readonly tf.TensorInfo[]): boolean {
     return tf.getKernel(kernelName, tf.getBackend()) != null && this.inHeapOf(tf.backend(), tensors) != null;
