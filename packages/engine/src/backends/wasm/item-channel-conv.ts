@@ -66,14 +66,18 @@ export function itemChannelConvBackpropInputKernel(args: { inputs: tf.NamedTenso
   return dx;
 }
 
-/** The input gradient only: the filters and biases are the model's constants. */
+/**
+ * The input gradient only: the filters and biases are the model's constants. x's shape comes with the
+ * forward attributes (`itemChannelConv`), so x is not saved (tfjs clones what a kernel saves, a kernel
+ * call every step).
+ */
 export const itemChannelConvGradient: tf.GradConfig = {
   kernelName: ITEM_CHANNEL_CONV_KERNEL,
-  inputsToSave: ['x', 'filter'],
+  inputsToSave: ['filter'],
   gradFunc: (dy, saved, attrs) => {
-    const [x, filter] = saved;
+    const [filter] = saved;
     return {
-      x: () => tf.engine().runKernel(ITEM_CHANNEL_CONV_BACKPROP_INPUT_KERNEL, { dy: dy as tf.Tensor, filter }, { ...attrs, inputShape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
+      x: () => tf.engine().runKernel(ITEM_CHANNEL_CONV_BACKPROP_INPUT_KERNEL, { dy: dy as tf.Tensor, filter }, attrs) as tf.Tensor,
     };
   },
 };
@@ -86,5 +90,6 @@ export function itemChannelConvRuns(x: tf.Tensor, filter: tf.Tensor): boolean {
 /** Item i's channel: x's item i convolved with filter's item i, plus bias[i]. [items, out height, out width, 1]. */
 export function itemChannelConv(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D | null, attrs: ItemChannelConvAttrs): tf.Tensor4D {
   const inputs: tf.NamedTensorMap = bias == null ? { x, filter } : { x, filter, bias };
-  return tf.engine().runKernel(ITEM_CHANNEL_CONV_KERNEL, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+  // inputShape: for the gradient (itemChannelConvGradient); the forward kernel takes it from x.
+  return tf.engine().runKernel(ITEM_CHANNEL_CONV_KERNEL, inputs, { ...attrs, inputShape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
 }
