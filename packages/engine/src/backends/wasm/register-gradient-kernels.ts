@@ -71,6 +71,14 @@ function replaceKernel(kernelName: string, backendName: string, make: (original:
   return restore;
 }
 
+/** `replaceKernel` for one of ours that falls back to the original kernel, which must exist then. */
+function replaceKernelFallingBack(kernelName: string, backendName: string, run: (args: KernelArgs, fallback: tf.KernelFunc) => tf.TensorInfo): () => void {
+  return replaceKernel(kernelName, backendName, (original) => (args: KernelArgs) => {
+    if (original == null) throw new Error(`no ${kernelName} kernel to fall back to on ${backendName}`);
+    return run(args, original.kernelFunc);
+  });
+}
+
 /** The kernels this module registers, by name (the tests check each against the CPU backend). */
 export const wasmGradientKernelNames: readonly string[] = [tf.Conv2DBackpropInput, tf.DepthwiseConv2dNativeBackpropInput, tf.MaxPoolGrad, tf.Tile, tf.Slice, tf.Identity, RELU_GRAD_KERNEL, REDIRECTED_RELU_GRAD_KERNEL, ADAM_KERNEL, ITEM_CHANNEL_CONV_KERNEL, ITEM_CHANNEL_CONV_BACKPROP_INPUT_KERNEL];
 
@@ -96,25 +104,13 @@ function replaceGradient(ours: tf.GradConfig): () => void {
  */
 export function registerWasmGradientKernels(backendName = 'wasm'): () => void {
   const restores = [
-    replaceKernel(tf.Conv2DBackpropInput, backendName, (original) => (args: KernelArgs) => {
-      if (original == null) throw new Error(`no ${tf.Conv2DBackpropInput} kernel to fall back to on ${backendName}`);
-      return conv2dBackpropInputAsForwardConv(args, original.kernelFunc);
-    }),
+    replaceKernelFallingBack(tf.Conv2DBackpropInput, backendName, conv2dBackpropInputAsForwardConv),
     replaceKernel(tf.DepthwiseConv2dNativeBackpropInput, backendName, (original) => (args: KernelArgs) =>
       depthwiseConv2dBackpropInputAsForwardConv(args, original?.kernelFunc)),
     replaceKernel(tf.MaxPoolGrad, backendName, () => (args: KernelArgs) => maxPoolGrad(args)),
-    replaceKernel(tf.Tile, backendName, (original) => (args: KernelArgs) => {
-      if (original == null) throw new Error(`no ${tf.Tile} kernel to fall back to on ${backendName}`);
-      return tileInJavaScript(args, original.kernelFunc);
-    }),
-    replaceKernel(tf.Slice, backendName, (original) => (args: KernelArgs) => {
-      if (original == null) throw new Error(`no ${tf.Slice} kernel to fall back to on ${backendName}`);
-      return sliceInHeap(args, original.kernelFunc);
-    }),
-    replaceKernel(tf.Identity, backendName, (original) => (args: KernelArgs) => {
-      if (original == null) throw new Error(`no ${tf.Identity} kernel to fall back to on ${backendName}`);
-      return identityWithoutCopy(args, original.kernelFunc);
-    }),
+    replaceKernelFallingBack(tf.Tile, backendName, tileInJavaScript),
+    replaceKernelFallingBack(tf.Slice, backendName, sliceInHeap),
+    replaceKernelFallingBack(tf.Identity, backendName, identityWithoutCopy),
     replaceKernel(RELU_GRAD_KERNEL, backendName, () => (args: KernelArgs) => reluGradKernel(args)),
     replaceKernel(REDIRECTED_RELU_GRAD_KERNEL, backendName, () => (args: KernelArgs) => redirectedReluGradKernel(args)),
     replaceKernel(ADAM_KERNEL, backendName, () => (args: KernelArgs) => adamKernel(args)),
