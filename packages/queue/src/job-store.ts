@@ -157,17 +157,21 @@ export class JobStore {
     // The state is read before the job's hash: a job only moves forward, so a hash read afterwards is at
     // least as far along. (Read the other way round, a job completing in between showed `succeeded`
     // with the hash from before BullMQ stored its result: status succeeded, result null.)
+    // Each stage's commands (several per job) go out in one socket write (coalesceWrites).
+    this.coalesceWrites();
     const [states, cancels, claims] = await Promise.all([
       Promise.all(ids.map((id) => this.queue.getJobState(id))),
       ids.length ? this.redis.mget(ids.map((id) => this.keys.cancel(id))) : Promise.resolve([]),
       ids.length ? this.redis.mget(ids.map((id) => this.keys.batchClaim(id))) : Promise.resolve([]),
     ]);
+    this.coalesceWrites();
     const jobs = await Promise.all(ids.map((id) => Job.fromId<QueuedJobData, JobOutcome>(this.queue, id)));
     // A waiting job claimed by another job's batched run (services/worker/src/batch-runs.ts) runs in
     // it; one that such a run has finished has its outcome stored until a worker hands it over.
     const claimedByOther = (i: number) => claims[i] != null && claims[i] !== ids[i];
     const waiting = (i: number) => statusFromState(states[i]!, undefined, cancels[i] != null) === 'queued';
     const leaderIds = [...new Set(ids.flatMap((_, i) => (waiting(i) && claimedByOther(i) ? [claims[i]!] : [])))];
+    this.coalesceWrites();
     const [leaders, computed] = await Promise.all([
       Promise.all(leaderIds.map(async (id) => [id, await Job.fromId<QueuedJobData, JobOutcome>(this.queue, id)] as const)).then((pairs) => new Map(pairs)),
       Promise.all(ids.map((id, i) => (waiting(i) && !claimedByOther(i) ? this.hasBatchedOutcome(id) : false))),
@@ -405,6 +409,7 @@ export class JobStore {
   }
 
   async getSweep(id: string): Promise<SweepRecord> {
+    this.coalesceWrites();
     const [sweep, counts] = await Promise.all([this.redis.hgetall(this.keys.sweep(id)), this.redis.hgetall(this.keys.sweepCounts(id))]);
     if (!sweep.model) throw new JobNotFoundError(id, 'sweep');
     const total = Number(sweep.total);
