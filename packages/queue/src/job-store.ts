@@ -44,6 +44,31 @@ const indexMember = (createdAt: number, id: string) => `${String(createdAt).padS
 const idOfMember = (member: string) => member.slice(INDEX_PAD + 1);
 const bodyHash = (body: unknown) => createHash('sha256').update(JSON.stringify(body)).digest('hex');
 
+/**
+ * A job's BullMQ state as `Queue.getJobState` reports it, without its scan of the wait list: BullMQ's
+ * getState script finds a waiting job with LPOS, which walks the list from its newest end, so a job
+ * added before thousands of others (a sweep's first units) cost a walk over all of them: with ~20,000
+ * jobs waiting, GET /v1/sweeps/:id?limit=100 answered 42–45 requests/s (140–155 with this; service
+ * benchmark, two interleaved pairs), and a worker claiming a sweep's units walked the list per unit.
+ * Every other place a job can be is a sorted set (ZSCORE) or the short active list; a job whose hash
+ * exists and is in none of them is in the wait (or paused) list: 'waiting', as BullMQ would answer.
+ * BullMQ's key names (`Queue.toKey`) and the job hash at `toKey(id)` are its public QueueBase API; the
+ * places are those of BullMQ 6's getStateV2 script (packages/queue/test/job-state.test.ts compares).
+ */
+const JOB_STATE_SCRIPT = `
+local id = ARGV[1]
+if redis.call("ZSCORE", KEYS[1], id) then return "completed" end
+if redis.call("ZSCORE", KEYS[2], id) then return "failed" end
+if redis.call("ZSCORE", KEYS[3], id) then return "delayed" end
+if redis.call("ZSCORE", KEYS[4], id) then return "prioritized" end
+if redis.call("LPOS", KEYS[5], id) then return "active" end
+if redis.call("ZSCORE", KEYS[6], id) then return "waiting-children" end
+if redis.call("EXISTS", KEYS[7]) == 1 then return "waiting" end
+return "unknown"
+`;
+const JOB_STATE_COMMAND = 'featurevisJobState';
+type JobStateCommand = (...keysAndId: string[]) => Promise<JobState | 'unknown'>;
+
 export function statusFromState(state: JobState | 'unknown', failedReason: string | undefined, cancelRequested: boolean): JobStatus {
   switch (state) {
     case 'completed': return 'succeeded';
@@ -62,6 +87,14 @@ export class JobStore {
     this.redis = options.redis;
     this.keys = keys(options.prefix);
     this.queue = new Queue(QUEUE_NAME, { connection: options.redis, prefix: options.prefix });
+    // ioredis sends it by EVALSHA, loading it on a NOSCRIPT reply.
+    this.redis.defineCommand(JOB_STATE_COMMAND, { numberOfKeys: 7, lua: JOB_STATE_SCRIPT });
+  }
+
+  /** `queue.getJobState(id)` in O(1) for a waiting job (JOB_STATE_SCRIPT). */
+  jobState(id: string): Promise<JobState | 'unknown'> {
+    const keysOf = ['completed', 'failed', 'delayed', 'prioritized', 'active', 'waiting-children', id].map((key) => this.queue.toKey(key));
+    return (this.redis as unknown as Record<string, JobStateCommand>)[JOB_STATE_COMMAND]!(...keysOf, id);
   }
 
   private jobOptions(id: string): JobsOptions {
@@ -160,7 +193,7 @@ export class JobStore {
     // Each stage's commands (several per job) go out in one socket write (coalesceWrites).
     this.coalesceWrites();
     const [states, cancels, claims] = await Promise.all([
-      Promise.all(ids.map((id) => this.queue.getJobState(id))),
+      Promise.all(ids.map((id) => this.jobState(id))),
       ids.length ? this.redis.mget(ids.map((id) => this.keys.cancel(id))) : Promise.resolve([]),
       ids.length ? this.redis.mget(ids.map((id) => this.keys.batchClaim(id))) : Promise.resolve([]),
     ]);
@@ -283,7 +316,7 @@ export class JobStore {
         // The leader's own entry goes too (its worker removes it on taking it; were it left, this loop
         // would read it again forever).
         if ((await this.redis.zrem(index, id)) === 0 || id === leaderId) continue;
-        if ((await this.queue.getJobState(id)) !== 'waiting' || (await this.isCancelRequested(id)) || (await this.hasBatchedOutcome(id))) continue;
+        if ((await this.jobState(id)) !== 'waiting' || (await this.isCancelRequested(id)) || (await this.hasBatchedOutcome(id))) continue;
         if ((await this.redis.set(this.keys.batchClaim(id), leaderId, 'EX', ttlS, 'NX')) !== 'OK') continue;
         const job = await Job.fromId<QueuedJobData, JobOutcome>(this.queue, id);
         if (!job) { await this.releaseClaims([id]); continue; }
@@ -302,7 +335,7 @@ export class JobStore {
     const claimed: Array<{ id: string; channel: number }> = [];
     for (let c = channel + 1; c < end && claimed.length < max; c++) {
       const id = sweepJobId(sweepId, c);
-      if ((await this.queue.getJobState(id)) !== 'waiting') continue;
+      if ((await this.jobState(id)) !== 'waiting') continue;
       if ((await this.isCancelRequested(id)) || (await this.hasBatchedOutcome(id))) continue;
       if ((await this.redis.set(this.keys.batchClaim(id), leaderId, 'EX', ttlS, 'NX')) === 'OK') claimed.push({ id, channel: c });
     }
