@@ -9,6 +9,8 @@
  *   POSTs jobs for a few seconds; no worker runs, the jobs queue up in Redis.
  * - sweep acceptance: POST /v1/sweeps for 10,000 units of a 1×1 conv layer with 10,240 channels — a
  *   synthetic model made here, as no bundled model has a layer that wide — until its 202.
+ * - polling: autocannon GETs one queued job, and a page of 100 units of that queued sweep, as
+ *   dashboards and pipelines poll.
  * - a sweep as a pipeline user sees it (issue 4, target 3, through the service): POST /v1/sweeps for 64
  *   channels of the sweep layer until the sweep reads `succeeded`, against 64 single-channel
  *   POST /v1/jobs with the same settings until every one reads `succeeded`. Same worker (one, with its
@@ -150,10 +152,11 @@ async function timeSeparateJobs(baseUrl: string, s: SweepCaseSettings): Promise<
 
 interface AutocannonResult { requests: { average: number }; latency: { p50: number; p99: number }; non2xx: number; errors: number; '2xx': number }
 
+/** POSTs `body` to `url` for `seconds` from 16 connections; GETs it where there is no body. */
 async function autocannon(url: string, body: unknown, seconds: number): Promise<AutocannonResult> {
+  const request = body === undefined ? ['--method', 'GET'] : ['--method', 'POST', '--headers', 'content-type=application/json', '--body', JSON.stringify(body)];
   const { stdout } = await promisify(execFile)(autocannonBin, [
-    '--json', '--connections', '16', '--duration', String(seconds), '--method', 'POST',
-    '--headers', 'content-type=application/json', '--body', JSON.stringify(body), url,
+    '--json', '--connections', '16', '--duration', String(seconds), ...request, url,
   ], { maxBuffer: 16 * 1024 * 1024 });
   return JSON.parse(stdout) as AutocannonResult;
 }
@@ -260,6 +263,22 @@ export const serviceGroup: BenchGroup = {
       if (sweep.status !== 202) throw new Error(`POST /v1/sweeps answered ${sweep.status}: ${JSON.stringify(sweep.body)}`);
       console.error(`  ${SWEEP_UNITS}-unit sweep accepted in ${sweepAcceptMs.toFixed(0)} ms`);
       report({ ...base, variant: `POST /v1/sweeps, ${SWEEP_UNITS} units`, model: 'wide-synthetic', units: SWEEP_UNITS, sweepAcceptMs, note: `synthetic model: layer "wide", a 1×1 conv with ${WIDE_CHANNELS} channels` });
+
+      // What pollers cost: GETs of one queued job, and of a page of 100 of the sweep's queued units.
+      const job = await postJson(`${baseUrl}/v1/jobs`, { model, objective: { type: 'class', class: 0 }, steps: 1 });
+      for (const [what, url] of [
+        ['GET /v1/jobs/:id', `${baseUrl}/v1/jobs/${job.body.id as string}`],
+        ['GET /v1/sweeps/:id?limit=100', `${baseUrl}/v1/sweeps/${sweep.body.id as string}?limit=100`],
+      ] as const) {
+        const polled = await autocannon(url, undefined, seconds);
+        const pollRow: BenchRow = {
+          ...base, variant: `${what}, autocannon 16 connections, ${seconds} s`, model,
+          apiRequestsPerSecond: polled.requests.average, apiLatencyP50Ms: polled.latency.p50, apiLatencyP99Ms: polled.latency.p99,
+          note: `${polled['2xx']} answered 2xx, ${polled.non2xx} non-2xx, ${polled.errors} errors; queued`,
+        };
+        console.error(`  ${what}: ${polled.requests.average.toFixed(0)} requests/s (${pollRow.note})`);
+        report(pollRow);
+      }
     } catch (error) {
       report({ ...base, variant: 'service', error: (error as Error).message });
     } finally {
