@@ -118,7 +118,18 @@ export const SweepView = Type.Object({
   nextCursor: Nullable(Type.String()),
 }, { title: 'Sweep' });
 export type SweepView = Static<typeof SweepView>;
+/** Long polling (services/api/src/finish-waiters.ts); the server cuts it to LONG_POLL_MAX_S. */
+const Wait = (what: string) => Type.Optional(Type.Integer({
+  minimum: 0, maximum: 300, default: 0,
+  description: `Seconds to wait for the ${what} to finish before answering: the answer comes as soon as it has finished, or after this long with its status as it is then. At most the server's LONG_POLL_MAX_S (default 30; longer waits are cut to it); 0 answers at once.`,
+}));
+
+export const JobQuery = Closed({
+  wait: Wait('job'),
+});
+
 export const SweepQuery = Closed({
+  wait: Wait('sweep (every unit)'),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
   cursor: Type.Optional(Type.String({ maxLength: 10, pattern: '^[0-9]{1,10}$', description: 'The nextCursor of the previous page, as given.' })),
 });

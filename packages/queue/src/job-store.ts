@@ -69,6 +69,11 @@ return "unknown"
 const JOB_STATE_COMMAND = 'featurevisJobState';
 type JobStateCommand = (...keysAndId: string[]) => Promise<JobState | 'unknown'>;
 
+/** Whether a job (or sweep) with this status is done: succeeded, failed or canceled. */
+export function isFinished(status: JobStatus): boolean {
+  return status === 'succeeded' || status === 'failed' || status === 'canceled';
+}
+
 export function statusFromState(state: JobState | 'unknown', failedReason: string | undefined, cancelRequested: boolean): JobStatus {
   switch (state) {
     case 'completed': return 'succeeded';
@@ -254,7 +259,7 @@ export class JobStore {
    */
   async cancel(id: string): Promise<JobRecord> {
     const before = await this.get(id);
-    if (before.status === 'succeeded' || before.status === 'failed' || before.status === 'canceled') {
+    if (isFinished(before.status)) {
       throw new JobConflictError(`job "${id}" is already ${before.status}`);
     }
     await this.redis.set(this.keys.cancel(id), '1', 'EX', this.options.retentionS);

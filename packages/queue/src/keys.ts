@@ -27,3 +27,8 @@ export type Keys = ReturnType<typeof keys>;
 
 /** Sweep jobs have derived ids, so a sweep needs no list of its jobs. */
 export const sweepJobId = (sweepId: string, channel: number) => `${sweepId}-c${channel}`;
+
+/** The sweep a job id belongs to (the inverse of sweepJobId: sweep ids start `s-`), or null for a job of its own. */
+export function sweepIdOfJob(jobId: string): string | null {
+  return /^(s-.+)-c\d+$/.exec(jobId)?.[1] ?? null;
+}

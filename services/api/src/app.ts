@@ -10,6 +10,7 @@ import { loggerOptions, type Config } from '@featurevis/config';
 import type { JobStore } from '@featurevis/queue';
 import type { Storage } from '@featurevis/storage';
 import { ReferenceSetCatalog, type ModelCatalog } from '@featurevis/catalog';
+import { FinishWaiters } from './finish-waiters.ts';
 import { createMetrics, type ApiMetrics } from './metrics.ts';
 import { registerProblemHandlers } from './problems.ts';
 import { schemaCompiler } from './schema-compiler.ts';
@@ -39,6 +40,8 @@ declare module 'fastify' {
     /** Uploaded reference image sets (storage, under reference-sets/). */
     referenceSets: ReferenceSetCatalog;
     metrics: ApiMetrics;
+    /** Long polling of jobs and sweeps (`?wait=`). */
+    finishWaiters: FinishWaiters;
     /** Every route as registered, with its schemas: the source openapi.yaml is generated from. */
     routeTable: RouteOptions[];
   }
@@ -65,6 +68,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.decorate('catalog', deps.catalog);
   app.decorate('referenceSets', new ReferenceSetCatalog(deps.storage));
   app.decorate('metrics', createMetrics(deps.store));
+  const finishWaiters = new FinishWaiters(deps.redis, deps.store, deps.config.queuePrefix);
+  app.decorate('finishWaiters', finishWaiters);
+  // Before the server waits for requests in flight: a long poll answers at once instead of holding up the close.
+  app.addHook('preClose', async () => { await finishWaiters.close(); });
   app.addHook('onSend', async (request, reply) => { reply.header('x-request-id', request.id); });
   registerProblemHandlers(app);
   await app.register(multipart, {

@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import { JobList, JobListQuery, JobRequest, JobView, Problem } from '@featurevis/contracts';
+import { JobList, JobListQuery, JobQuery, JobRequest, JobView, Problem } from '@featurevis/contracts';
+import { isFinished } from '@featurevis/queue';
 import { ModelNotFoundError } from '@featurevis/catalog';
 import { checkReferenceSets, compareModels, resolveJobSpec } from '../resolve-spec.ts';
 import { jobView } from '../views.ts';
@@ -45,8 +46,17 @@ export const jobRoutes: FastifyPluginAsync = async (app) => {
   });
 
   app.get('/v1/jobs/:id', {
-    schema: { summary: 'A job\'s status, progress and result', params: IdParams, response: { 200: JobView, ...problemResponses(404) } },
-  }, async (request) => jobView(await app.store.get((request.params as { id: string }).id), app.storage));
+    schema: {
+      summary: 'A job\'s status, progress and result',
+      description: 'With `wait`, the answer comes when the job has finished (succeeded, failed or canceled) or after `wait` seconds, whichever is first: long polling, instead of asking again and again.',
+      params: IdParams, querystring: JobQuery, response: { 200: JobView, ...problemResponses(400, 404) },
+    },
+  }, async (request) => {
+    const { id } = request.params as { id: string };
+    const waitS = Math.min((request.query as { wait?: number }).wait ?? 0, app.config.longPollMaxS);
+    const record = await app.finishWaiters.readUntilFinished(id, waitS, () => app.store.get(id), (job) => isFinished(job.status));
+    return jobView(record, app.storage);
+  });
 
   app.post('/v1/jobs/:id/cancel', {
     schema: {

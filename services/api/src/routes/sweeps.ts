@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { SweepQuery, SweepRequest, SweepView } from '@featurevis/contracts';
+import { isFinished } from '@featurevis/queue';
 import { ApiError } from '../problems.ts';
 import { checkLayer, checkReferenceSets, resolveSettings } from '../resolve-spec.ts';
 import { sweepView } from '../views.ts';
@@ -43,13 +44,16 @@ export const sweepRoutes: FastifyPluginAsync = async (app) => {
   app.get('/v1/sweeps/:id', {
     schema: {
       summary: 'A sweep\'s counts and a page of its jobs (in channel order, with results when finished)',
+      description: 'With `wait`, the answer comes when every unit has finished or after `wait` seconds, whichever is first: long polling, instead of asking again and again.',
       params: Type.Object({ id: Type.String({ maxLength: 200 }) }),
       querystring: SweepQuery,
       response: { 200: SweepView, ...problemResponses(400, 404, 409) },
     },
   }, async (request) => {
-    const q = request.query as { limit?: number; cursor?: string };
-    const sweep = await app.store.getSweep((request.params as { id: string }).id);
+    const q = request.query as { wait?: number; limit?: number; cursor?: string };
+    const { id } = request.params as { id: string };
+    const waitS = Math.min(q.wait ?? 0, app.config.longPollMaxS);
+    const sweep = await app.finishWaiters.readUntilFinished(id, waitS, () => app.store.getSweep(id), (read) => isFinished(read.status));
     const page = await app.store.sweepJobs(sweep, Math.min(q.limit ?? 100, app.config.maxListLimit), q.cursor);
     return sweepView(sweep, page, app.storage);
   });
