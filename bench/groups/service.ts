@@ -3,7 +3,7 @@
  * listening on loopback and, for the latency case, a worker with its engine thread:
  *
  * - queue overhead: one-step jobs posted one after another; for each, the time from sending
- *   POST /v1/jobs to seeing `succeeded` (GET every 2 ms) minus the engine's own time (visualize's
+ *   POST /v1/jobs to seeing `succeeded` (a long poll) minus the engine's own time (visualize's
  *   totalMs, from the job's metadata.json). Median over the jobs.
  * - API requests/s: autocannon (its CLI, in its own process so it does not share the API's event loop)
  *   POSTs jobs for a few seconds; no worker runs, the jobs queue up in Redis.
@@ -29,7 +29,7 @@ import { promisify } from 'node:util';
 import { pino } from 'pino';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { loadConfig, type Config } from '@featurevis/config';
-import { startRedisServer } from '@featurevis/queue';
+import { startRedisServer, sweepJobId } from '@featurevis/queue';
 import { createServices } from '@featurevis/runtime';
 import { startApi } from '@featurevis/api';
 import { startWorker } from '@featurevis/worker';
@@ -43,8 +43,13 @@ import type { BenchGroup, BenchRow } from './types.ts';
 const SWEEP_UNITS = 10_000;
 /** Units of the sweep-vs-jobs case, as in the engine-level sweep group. */
 const SWEEP_CASE_UNITS = 64;
-/** Polling interval of that case: its runs take seconds, and the API answering GETs shares the benchmark's cores. */
-const SWEEP_CASE_POLL_MS = 25;
+/**
+ * Clients here wait with long polls (`?wait=`, services/api/src/finish-waiters.ts): each GET answers as
+ * soon as its job or sweep has finished, so the times are when a client learns of it, and no polling
+ * loop takes CPU from the worker on these two cores (polling every 25 ms slowed the batched run by
+ * 15–20 % in an earlier version of this benchmark).
+ */
+const LONG_POLL_S = 30;
 const WIDE_CHANNELS = 10_240;
 const autocannonBin = fileURLToPath(new URL('../../node_modules/.bin/autocannon', import.meta.url));
 
@@ -88,24 +93,19 @@ async function timeOneJob(baseUrl: string, storage: { get(key: string): Promise<
   const posted = await postJson(`${baseUrl}/v1/jobs`, { model, objective: { type: 'class', class: 0 }, steps: 1, seed });
   if (posted.status !== 202) throw new Error(`POST /v1/jobs answered ${posted.status}: ${JSON.stringify(posted.body)}`);
   const id = posted.body.id as string;
-  for (;;) {
-    const view = (await (await fetch(`${baseUrl}/v1/jobs/${id}`)).json()) as { status: string; error?: { message: string } | null };
-    if (view.status === 'succeeded') break;
-    if (view.status === 'failed' || view.status === 'canceled') throw new Error(`job ${id} ${view.status}: ${view.error?.message ?? ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
+  await waitForSuccess(`${baseUrl}/v1/jobs/${id}`);
   const endToEndMs = performance.now() - started;
   const metadata = JSON.parse(Buffer.from(await storage.get(`jobs/${id}/metadata.json`)).toString('utf8')) as { timings: { totalMs: number } };
   return { endToEndMs, computeMs: metadata.timings.totalMs };
 }
 
-/** Polls a job (GET `url`) until it reads `succeeded`; throws on `failed` or `canceled`. */
+/** Long-polls a job or sweep (GET `url` with `wait`) until it reads `succeeded`; throws on `failed` or `canceled`. */
 async function waitForSuccess(url: string): Promise<void> {
+  const waitUrl = `${url}${url.includes('?') ? '&' : '?'}wait=${LONG_POLL_S}`;
   for (;;) {
-    const view = (await (await fetch(url)).json()) as { status: string; error?: { message: string } | null };
+    const view = (await (await fetch(waitUrl)).json()) as { status: string; error?: { message: string } | null };
     if (view.status === 'succeeded') return;
     if (view.status === 'failed' || view.status === 'canceled') throw new Error(`${url}: ${view.status} ${view.error?.message ?? ''}`);
-    await new Promise((resolve) => setTimeout(resolve, SWEEP_CASE_POLL_MS));
   }
 }
 
@@ -120,15 +120,12 @@ async function timeServiceSweep(baseUrl: string, s: SweepCaseSettings): Promise<
   const started = performance.now();
   const posted = await postJson(`${baseUrl}/v1/sweeps`, { model: s.model, layer: s.layer, channels: { start: 0, end: s.channels }, steps: s.steps, seed: s.seed });
   if (posted.status !== 202) throw new Error(`POST /v1/sweeps answered ${posted.status}: ${JSON.stringify(posted.body)}`);
-  const url = `${baseUrl}/v1/sweeps/${posted.body.id as string}?limit=1`;
-  let firstUnitMs: number | null = null;
-  for (;;) {
-    const view = (await (await fetch(url)).json()) as { status: string; counts: { succeeded: number } };
-    if (firstUnitMs == null && view.counts.succeeded > 0) firstUnitMs = performance.now() - started;
-    if (view.status === 'succeeded') return { totalMs: performance.now() - started, firstUnitMs: firstUnitMs ?? performance.now() - started };
-    if (view.status === 'failed' || view.status === 'canceled') throw new Error(`${url}: ${view.status}`);
-    await new Promise((resolve) => setTimeout(resolve, SWEEP_CASE_POLL_MS));
-  }
+  const id = posted.body.id as string;
+  const [firstUnitMs, totalMs] = await Promise.all([
+    waitForSuccess(`${baseUrl}/v1/jobs/${sweepJobId(id, 0)}`).then(() => performance.now() - started),
+    waitForSuccess(`${baseUrl}/v1/sweeps/${id}?limit=1`).then(() => performance.now() - started),
+  ]);
+  return { totalMs, firstUnitMs };
 }
 
 /**
@@ -208,7 +205,7 @@ export const serviceGroup: BenchGroup = {
           ...base, variant: `${jobs} one-step jobs, one at a time, worker on ${backend}`, model, steps: 1,
           endToEndMs: median(samples.map((s) => s.endToEndMs)), computeMs: median(samples.map((s) => s.computeMs)),
           queueOverheadMs: median(samples.map((s) => s.endToEndMs - s.computeMs)),
-          note: 'overhead = POST sent → succeeded seen (GET every 2 ms) − engine totalMs',
+          note: `overhead = POST sent → succeeded seen (long poll, ?wait=${LONG_POLL_S}) − engine totalMs`,
         };
         console.error(`  queue overhead: ${row.queueOverheadMs!.toFixed(1)} ms (end to end ${row.endToEndMs!.toFixed(1)} ms, compute ${row.computeMs!.toFixed(1)} ms)`);
         report(row);
@@ -237,7 +234,7 @@ export const serviceGroup: BenchGroup = {
           serviceGroupedJobsMs: groupedMs, serviceGroupedVsJobsRatio: groupedMs / jobsMs,
           note: `layer ${layer} (${layerChannels} channels); jobs one by one: a worker with SWEEP_BATCH_MAX 1; grouped jobs and sweep: SWEEP_BATCH_MAX ${config.sweepBatchMax}, SWEEP_BATCH_PIXELS ${config.sweepBatchPixels}; `
             + `the sweep's first unit read succeeded after ${firstUnitMs.toFixed(0)} ms; `
-            + `POST sent → succeeded seen (GET every ${SWEEP_CASE_POLL_MS} ms)` + (rounds > 1 ? `; mean of ${rounds} rounds` : ''),
+            + `POST sent → succeeded seen (long polls, ?wait=${LONG_POLL_S})` + (rounds > 1 ? `; mean of ${rounds} rounds` : ''),
         });
       } catch (error) {
         report({ ...base, variant: `sweep vs one-channel jobs, worker on ${backend}`, model, error: (error as Error).message });
