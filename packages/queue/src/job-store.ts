@@ -69,6 +69,16 @@ return "unknown"
 const JOB_STATE_COMMAND = 'featurevisJobState';
 type JobStateCommand = (...keysAndId: string[]) => Promise<JobState | 'unknown'>;
 
+/** JobStore.recordFinal for a sweep's unit: the final mark, the status count and the running count at once. */
+const RECORD_FINAL_SCRIPT = `
+if not redis.call("SET", KEYS[1], ARGV[1], "EX", ARGV[2], "NX") then return 0 end
+redis.call("HINCRBY", KEYS[2], ARGV[1], 1)
+if tonumber(ARGV[3]) ~= 0 then redis.call("HINCRBY", KEYS[2], "running", ARGV[3]) end
+return 1
+`;
+const RECORD_FINAL_COMMAND = 'featurevisRecordFinal';
+type RecordFinalCommand = (finalKey: string, countsKey: string, status: string, ttlS: string, runningDelta: string) => Promise<number>;
+
 /** Whether a job (or sweep) with this status is done: succeeded, failed or canceled. */
 export function isFinished(status: JobStatus): boolean {
   return status === 'succeeded' || status === 'failed' || status === 'canceled';
@@ -92,8 +102,9 @@ export class JobStore {
     this.redis = options.redis;
     this.keys = keys(options.prefix);
     this.queue = new Queue(QUEUE_NAME, { connection: options.redis, prefix: options.prefix });
-    // ioredis sends it by EVALSHA, loading it on a NOSCRIPT reply.
+    // ioredis sends these by EVALSHA, loading a script on a NOSCRIPT reply.
     this.redis.defineCommand(JOB_STATE_COMMAND, { numberOfKeys: 7, lua: JOB_STATE_SCRIPT });
+    this.redis.defineCommand(RECORD_FINAL_COMMAND, { numberOfKeys: 2, lua: RECORD_FINAL_SCRIPT });
   }
 
   /** `queue.getJobState(id)` in O(1) for a waiting job (JOB_STATE_SCRIPT). */
@@ -273,12 +284,17 @@ export class JobStore {
     return (await this.redis.exists(this.keys.cancel(id))) === 1;
   }
 
-  /** Records a job's final outcome once; only the first caller counts it in its sweep. */
-  async recordFinal(id: string, sweepId: string | null, status: 'succeeded' | 'failed' | 'canceled'): Promise<boolean> {
-    const first = await this.redis.set(this.keys.final(id), status, 'EX', this.options.retentionS, 'NX');
-    if (first !== 'OK') return false;
-    if (sweepId) await this.redis.hincrby(this.keys.sweepCounts(sweepId), status, 1);
-    return true;
+  /**
+   * Records a job's final outcome once; only the first caller counts it in its sweep, and moves the
+   * sweep's running count by `runningDelta` (a unit a batched run computed, counted running until
+   * handed over: −1), in the same atomic step: a worker that dies between the two can no longer leave
+   * the count behind. Returns whether this call was the first.
+   */
+  async recordFinal(id: string, sweepId: string | null, status: 'succeeded' | 'failed' | 'canceled', runningDelta = 0): Promise<boolean> {
+    if (!sweepId) return (await this.redis.set(this.keys.final(id), status, 'EX', this.options.retentionS, 'NX')) === 'OK';
+    const first = await (this.redis as unknown as Record<string, RecordFinalCommand>)[RECORD_FINAL_COMMAND]!(
+      this.keys.final(id), this.keys.sweepCounts(sweepId), status, String(this.options.retentionS), String(runningDelta));
+    return first === 1;
   }
 
   /** Counts `delta` more (or fewer) of a sweep's units as running (a unit's own run, or a batched run's units). */

@@ -65,3 +65,28 @@ test('a compatible job held by a batched run reads running; once its outcome is 
   await redis.zadd(store.keys.batchWaiting(batchKey), Date.now(), companion.id);
   assert.deepEqual(await store.claimCompatibleJobs(batchKey, 4, leader.id, 60), []);
 });
+
+test('a handed-over unit\'s final record moves its sweep\'s counts in one step, once', async () => {
+  const { store } = handle;
+  const created = await store.addSweep({
+    model: 'm', layer: 'conv', start: 0, end: 4, spec: { model: 'm', steps: 3, seed: 1 } as Omit<JobSpec, 'objective'>,
+    manifestKey: (id) => `sweeps/${id}/manifest.json`,
+  });
+  const [leader, computed] = [0, 1].map((channel) => sweepJobId(created.id, channel));
+  await store.markSweepRunning(created.id, 2); // a batched run of the leader and one companion
+  assert.deepEqual((await store.getSweep(created.id)).counts, { queued: 2, running: 2, succeeded: 0, failed: 0, canceled: 0 });
+  assert.equal(await store.recordFinal(computed, created.id, 'succeeded', -1), true);
+  assert.deepEqual((await store.getSweep(created.id)).counts, { queued: 2, running: 1, succeeded: 1, failed: 0, canceled: 0 });
+  // A second record of the same job (a retried hand-over) counts nothing.
+  assert.equal(await store.recordFinal(computed, created.id, 'succeeded', -1), false);
+  assert.equal(await store.recordFinal(computed, created.id, 'canceled'), false);
+  assert.deepEqual((await store.getSweep(created.id)).counts, { queued: 2, running: 1, succeeded: 1, failed: 0, canceled: 0 });
+  // Without a delta, the running count stays (the leader counts itself down when its run ends).
+  assert.equal(await store.recordFinal(leader, created.id, 'succeeded'), true);
+  assert.deepEqual((await store.getSweep(created.id)).counts, { queued: 1, running: 1, succeeded: 2, failed: 0, canceled: 0 });
+  await store.markSweepRunning(created.id, -1);
+  assert.deepEqual((await store.getSweep(created.id)).counts, { queued: 2, running: 0, succeeded: 2, failed: 0, canceled: 0 });
+  // A job of its own: marked once, nothing counted anywhere.
+  assert.equal(await store.recordFinal('j-alone', null, 'failed'), true);
+  assert.equal(await store.recordFinal('j-alone', null, 'failed'), false);
+});

@@ -50,10 +50,13 @@ export function createProcessor(deps: ProcessorDeps) {
     const log = deps.logger.child({ jobId: id, ...(sweepId ? { sweepId } : {}) });
     const attempts = job.opts.attempts ?? 1;
     const isLastAttempt = job.attemptsMade + 1 >= attempts;
-    /** Records the final status; true for the first record (a retried job's second is not counted). */
-    const finish = async (status: 'succeeded' | 'failed' | 'canceled'): Promise<boolean> =>
+    /**
+     * Records the final status; true for the first record (a retried job's second is not counted).
+     * `runningDelta`: how a sweep's running count moves with it, in the same atomic step.
+     */
+    const finish = async (status: 'succeeded' | 'failed' | 'canceled', runningDelta = 0): Promise<boolean> =>
       // The sweep's manifest follows from the worker's completion events (worker.ts).
-      store.recordFinal(id, sweepId, status);
+      store.recordFinal(id, sweepId, status, runningDelta);
 
     // Taken: no batched run may claim it from the index of waiting jobs any more (batch-runs.ts).
     await store.leaveBatchIndex(id, job.data);
@@ -63,7 +66,7 @@ export function createProcessor(deps: ProcessorDeps) {
       const computed = await store.batchedOutcome(id);
       if (computed) await discardOutcome(storage, computed);
       // A sweep counted that run's units as running until they are handed over (below).
-      if (await finish('canceled') && computed && sweepId) await store.markSweepRunning(sweepId, -1);
+      await finish('canceled', computed ? -1 : 0);
       throw new UnrecoverableError(CANCELED_BEFORE_START_REASON);
     }
     const taken = await takeJob(store, id, () => store.isCancelRequested(id));
@@ -74,7 +77,7 @@ export function createProcessor(deps: ProcessorDeps) {
     }
     if (taken !== 'run') {
       log.info('result computed in a batched run');
-      if (await finish('succeeded') && sweepId) await store.markSweepRunning(sweepId, -1);
+      await finish('succeeded', -1);
       return taken;
     }
     if (sweepId) await store.markSweepRunning(sweepId, 1);
