@@ -36,15 +36,17 @@ export class FinishWaiters {
   private listening: Promise<{ close(): Promise<void> }> | null = null;
   private closed = false;
 
+  /** `maxWaitS`: the longest a request waits (LONG_POLL_MAX_S); longer requested waits are cut to it. */
   constructor(private readonly redis: Redis, private readonly store: JobStore, private readonly prefix: string,
-    private readonly recheckMs = RECHECK_MS) {}
+    private readonly maxWaitS: number, private readonly recheckMs = RECHECK_MS) {}
 
   /**
-   * Reads with `read` until `finished` holds for what it returns, `waitS` seconds have passed or the
-   * app closes; between reads, sleeps until an event about `key` (a job or sweep id) or `recheckMs`.
-   * With `waitS` 0, one read.
+   * Reads with `read` until `finished` holds for what it returns, `requestedWaitS` seconds (at most
+   * `maxWaitS`) have passed or the app closes; between reads, sleeps until an event about `key` (a job
+   * or sweep id) or `recheckMs`. With a wait of 0, one read.
    */
-  async readUntilFinished<T>(key: string, waitS: number, read: () => Promise<T>, finished: (value: T) => boolean): Promise<T> {
+  async readUntilFinished<T>(key: string, requestedWaitS: number, read: () => Promise<T>, finished: (value: T) => boolean): Promise<T> {
+    const waitS = Math.min(requestedWaitS, this.maxWaitS);
     if (waitS <= 0 || this.closed) return read();
     await this.listen();
     const deadline = Date.now() + waitS * 1000;

@@ -20,7 +20,7 @@ before(async () => {
   server = await startRedisServer();
   redis = createRedis(server.url, 'api');
   store = new JobStore({ redis, prefix: PREFIX, attempts: 1, backoffMs: 10, retentionS: 3600, idempotencyTtlS: 3600 });
-  waiters = new FinishWaiters(redis, store, PREFIX, 10 * 60_000);
+  waiters = new FinishWaiters(redis, store, PREFIX, 300, 10 * 60_000);
 });
 after(async () => { await waiters.close(); await store.close(); redis.disconnect(); await server.stop(); });
 
@@ -66,7 +66,7 @@ test('BullMQ\'s completion of the job wakes its waiting read', { timeout: 20_000
 });
 
 test('closing wakes every waiting read, which answers with what it reads then', { timeout: 20_000 }, async () => {
-  const local = new FinishWaiters(redis, store, PREFIX, 10 * 60_000);
+  const local = new FinishWaiters(redis, store, PREFIX, 300, 10 * 60_000);
   const job = reader();
   const waiting = local.readUntilFinished('j-never', 300, job.read, (finished) => finished);
   while (job.state.reads === 0) await new Promise((resolve) => setTimeout(resolve, 10));

@@ -53,8 +53,8 @@ export const jobRoutes: FastifyPluginAsync = async (app) => {
     },
   }, async (request) => {
     const { id } = request.params as { id: string };
-    const waitS = Math.min((request.query as { wait?: number }).wait ?? 0, app.config.longPollMaxS);
-    const record = await app.finishWaiters.readUntilFinished(id, waitS, () => app.store.get(id), (job) => isFinished(job.status));
+    const { wait = 0 } = request.query as { wait?: number };
+    const record = await app.finishWaiters.readUntilFinished(id, wait, () => app.store.get(id), (job) => isFinished(job.status));
     return jobView(record, app.storage);
   });
 

@@ -52,8 +52,7 @@ export const sweepRoutes: FastifyPluginAsync = async (app) => {
   }, async (request) => {
     const q = request.query as { wait?: number; limit?: number; cursor?: string };
     const { id } = request.params as { id: string };
-    const waitS = Math.min(q.wait ?? 0, app.config.longPollMaxS);
-    const sweep = await app.finishWaiters.readUntilFinished(id, waitS, () => app.store.getSweep(id), (read) => isFinished(read.status));
+    const sweep = await app.finishWaiters.readUntilFinished(id, q.wait ?? 0, () => app.store.getSweep(id), (read) => isFinished(read.status));
     const page = await app.store.sweepJobs(sweep, Math.min(q.limit ?? 100, app.config.maxListLimit), q.cursor);
     return sweepView(sweep, page, app.storage);
   });
