@@ -68,7 +68,7 @@ describe('long polling', () => {
     assert.equal(missing.status, 404);
   });
 
-  test('a sweep read with ?wait= answers when every unit has finished', async () => {
+  test('a sweep read with ?wait= answers when every unit has finished, with its manifest', async () => {
     const created = await svc.http.post('/v1/sweeps').send({ model: 'fixture', layer: 'conv1', channels: { start: 0, end: 3 }, steps: 2, image: { size: 16 } });
     assert.equal(created.status, 202);
     const waiting = svc.http.get(`/v1/sweeps/${created.body.id}?wait=60&limit=10`).then((res) => res);
@@ -80,6 +80,10 @@ describe('long polling', () => {
       assert.equal(res.body.status, 'succeeded');
       assert.equal(res.body.counts.succeeded, 3);
       assert.deepEqual(res.body.jobs.map((unit: { status: string }) => unit.status), ['succeeded', 'succeeded', 'succeeded']);
+      // Written by the worker a moment after the last unit: the waited answer carries it.
+      assert.ok(res.body.manifest, 'no manifest in the answer');
+      const manifest = JSON.parse((await svc.fetchFile(res.body.manifest.url)).body.toString('utf8'));
+      assert.equal(manifest.units.length, 3);
     } finally {
       await worker.close();
     }

@@ -280,6 +280,11 @@ export class JobStore {
     return this.get(id);
   }
 
+  /** Tells whoever waits on the sweep (the API's long polls) that its manifest is written. */
+  async announceSweepDone(sweepId: string): Promise<void> {
+    await this.redis.publish(this.keys.sweepDoneChannel, sweepId);
+  }
+
   async isCancelRequested(id: string): Promise<boolean> {
     return (await this.redis.exists(this.keys.cancel(id))) === 1;
   }

@@ -7,6 +7,8 @@ export function keys(prefix: string) {
     jobIndex: `${prefix}:index:jobs`,
     cancel: (id: string) => `${prefix}:cancel:${id}`,
     cancelChannel: `${prefix}:cancel`,
+    /** Published with a sweep's id once its manifest is written (long polls wait for it). */
+    sweepDoneChannel: `${prefix}:sweep-done`,
     /** Set once, by whoever records a job's final outcome first (worker or canceler), so sweep counts never double. */
     final: (id: string) => `${prefix}:final:${id}`,
     idempotency: (key: string) => `${prefix}:idempotency:${key}`,

@@ -7,9 +7,10 @@
  *
  * Woken by what can finish a job: BullMQ's `completed` and `failed` events (QueueEvents, a Redis stream,
  * so no event is lost while the reader is connected) and the cancel channel (a queued job is canceled
- * by the API, without an event). A wake-up only says "read again": the route reads the store, which
- * stays the one source of truth, and a sweep is woken by each of its units and read again until all
- * have finished. In case an event is missed (published before the reader was listening, or while its
+ * by the API, without an event); and for a sweep, by each of its units and by the worker's
+ * announcement that its manifest is written (a sweep is answered once it is, so the answer carries
+ * the manifest's URL). A wake-up only says "read again": the route reads the store, which stays the
+ * one source of truth. In case an event is missed (published before the reader was listening, or while its
  * connection was down), a waiting request reads again at least every RECHECK_MS.
  *
  * The two connections are opened on the first request that waits, so an API nobody long-polls opens
@@ -92,7 +93,7 @@ export class FinishWaiters {
         subscriber.disconnect();
       };
       try {
-        await Promise.all([events.waitUntilReady(), subscriber.subscribe(this.store.keys.cancelChannel)]);
+        await Promise.all([events.waitUntilReady(), subscriber.subscribe(this.store.keys.cancelChannel, this.store.keys.sweepDoneChannel)]);
       } catch (error) {
         await close().catch(() => {});
         this.listening = null; // the next waiting request tries again

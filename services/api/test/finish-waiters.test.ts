@@ -1,6 +1,7 @@
 /**
  * FinishWaiters wakes a waiting read on the events that can finish a job: BullMQ's completion (a real
- * Worker completing a real job), a cancel on the cancel channel, and a sweep's unit for the sweep. The
+ * Worker completing a real job), a cancel on the cancel channel, a sweep's unit for the sweep, and the
+ * announcement that a sweep's manifest is written. The
  * re-check interval is set beyond the tests' timeout here, so a read that is not woken by its event
  * makes its test time out: each assertion counts the reads (one before the event, one after).
  */
@@ -46,6 +47,16 @@ test('a cancel on the cancel channel wakes the job\'s waiting read; a sweep unit
   sweep.state.done();
   await redis.publish(store.keys.cancelChannel, sweepJobId('s-1234', 7));
   assert.equal(await sweepWaiting, true);
+  assert.equal(sweep.state.reads, 2);
+});
+
+test('the worker\'s announcement that a sweep\'s manifest is written wakes the sweep\'s waiting read', { timeout: 20_000 }, async () => {
+  const sweep = reader();
+  const waiting = waiters.readUntilFinished('s-done', 300, sweep.read, (finished) => finished);
+  while (sweep.state.reads === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+  sweep.state.done();
+  await store.announceSweepDone('s-done');
+  assert.equal(await waiting, true);
   assert.equal(sweep.state.reads, 2);
 });
 

@@ -44,7 +44,7 @@ export const sweepRoutes: FastifyPluginAsync = async (app) => {
   app.get('/v1/sweeps/:id', {
     schema: {
       summary: 'A sweep\'s counts and a page of its jobs (in channel order, with results when finished)',
-      description: 'With `wait`, the answer comes when every unit has finished or after `wait` seconds, whichever is first: long polling, instead of asking again and again.',
+      description: 'With `wait`, the answer comes when every unit has finished and the manifest is written (a moment later) or after `wait` seconds, whichever is first: long polling, instead of asking again and again.',
       params: Type.Object({ id: Type.String({ maxLength: 200 }) }),
       querystring: SweepQuery,
       response: { 200: SweepView, ...problemResponses(400, 404, 409) },
@@ -52,7 +52,11 @@ export const sweepRoutes: FastifyPluginAsync = async (app) => {
   }, async (request) => {
     const q = request.query as { wait?: number; limit?: number; cursor?: string };
     const { id } = request.params as { id: string };
-    const sweep = await app.finishWaiters.readUntilFinished(id, q.wait ?? 0, () => app.store.getSweep(id), (read) => isFinished(read.status));
+    // Finished once every unit is and the worker has written the manifest (just after the last unit).
+    const { sweep } = await app.finishWaiters.readUntilFinished(id, q.wait ?? 0, async () => {
+      const read = await app.store.getSweep(id);
+      return { sweep: read, manifestWritten: isFinished(read.status) && await app.storage.exists(read.manifestKey) };
+    }, (read) => read.manifestWritten);
     const page = await app.store.sweepJobs(sweep, Math.min(q.limit ?? 100, app.config.maxListLimit), q.cursor);
     return sweepView(sweep, page, app.storage);
   });
