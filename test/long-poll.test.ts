@@ -1,7 +1,7 @@
 /**
  * Long polling (`?wait=`, services/api/src/finish-waiters.ts): GET /v1/jobs/{id} and GET
- * /v1/sweeps/{id} answer when the job or sweep has finished — woken by the worker's completion, by a
- * cancel — or when the wait is over, with the status as it is. Against a real redis-server and worker.
+ * /v1/sweeps/{id} answer when the job or sweep has finished — woken by the worker's announcement, by
+ * a cancel — or when the wait is over, with the status as it is. Against a real redis-server and worker.
  * What is asserted is the status each answer carries (a request that did not wait would read
  * `queued`), never how long a request took.
  */
@@ -24,9 +24,15 @@ describe('long polling', () => {
   before(async () => { svc = await startService({ config: { modelsDir } }); });
   after(async () => { await svc.stop(); });
 
-  test('a job read with ?wait= answers once a worker started after the request has finished it', async () => {
+  test('a job read with ?wait= answers once a worker started after the request has finished it; the worker announces the finish', async () => {
     const created = await svc.http.post('/v1/jobs').send(job);
     assert.equal(created.status, 202);
+    // What wakes the request at once (without it, the waiter's once-a-second re-read): the worker's
+    // announcement on the finished channel.
+    const listener = svc.services.redis.duplicate();
+    const announced: string[] = [];
+    listener.on('message', (_channel: string, id: string) => announced.push(id));
+    await listener.subscribe(svc.services.store.keys.finishedChannel);
     const waiting = svc.http.get(`/v1/jobs/${created.body.id}?wait=30`).then((res) => res);
     // Nothing runs jobs until the request is waiting: its first read saw the job queued.
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -36,7 +42,10 @@ describe('long polling', () => {
       assert.equal(res.status, 200, JSON.stringify(res.body));
       assert.equal(res.body.status, 'succeeded', JSON.stringify(res.body));
       assert.equal(res.body.result.images.length, 1);
+      for (let i = 0; i < 100 && !announced.includes(created.body.id); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.ok(announced.includes(created.body.id), `announced: ${announced.join(', ')}`);
     } finally {
+      listener.disconnect();
       await worker.close();
     }
   });

@@ -280,9 +280,9 @@ export class JobStore {
     return this.get(id);
   }
 
-  /** Tells whoever waits on the sweep (the API's long polls) that its manifest is written. */
-  async announceSweepDone(sweepId: string): Promise<void> {
-    await this.redis.publish(this.keys.sweepDoneChannel, sweepId);
+  /** Tells whoever waits on a job or sweep (the API's long polls) that it has finished: see keys.finishedChannel. */
+  async announceFinished(id: string): Promise<void> {
+    await this.redis.publish(this.keys.finishedChannel, id);
   }
 
   async isCancelRequested(id: string): Promise<boolean> {

@@ -7,8 +7,11 @@ export function keys(prefix: string) {
     jobIndex: `${prefix}:index:jobs`,
     cancel: (id: string) => `${prefix}:cancel:${id}`,
     cancelChannel: `${prefix}:cancel`,
-    /** Published with a sweep's id once its manifest is written (long polls wait for it). */
-    sweepDoneChannel: `${prefix}:sweep-done`,
+    /**
+     * Published with the id of a job once BullMQ holds it finished (or an attempt failed), and of a sweep
+     * once its manifest is written: the API's long polls wait for these (services/api/src/finish-waiters.ts).
+     */
+    finishedChannel: `${prefix}:finished`,
     /** Set once, by whoever records a job's final outcome first (worker or canceler), so sweep counts never double. */
     final: (id: string) => `${prefix}:final:${id}`,
     idempotency: (key: string) => `${prefix}:idempotency:${key}`,

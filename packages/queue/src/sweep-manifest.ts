@@ -42,7 +42,7 @@ export async function writeSweepManifestIfComplete(store: JobStore, storage: Man
     channels: { start: sweep.start, end: sweep.end }, total: sweep.total, counts: sweep.counts,
     createdAt: new Date(sweep.createdAt).toISOString(), finishedAt: new Date().toISOString(), units,
   }, null, 2), { contentType: 'application/json' });
-  await store.announceSweepDone(sweepId);
+  await store.announceFinished(sweepId);
   log?.info({ sweepId, units: units.length, status: sweep.status }, 'sweep finished; manifest written');
   return true;
 }

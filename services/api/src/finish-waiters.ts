@@ -5,23 +5,24 @@
  * hundred milliseconds (a poll is a few Redis round trips and a view; on a machine the workers share,
  * frequent polling slowed a batched run measurably: bench/README.md).
  *
- * Woken by what can finish a job: BullMQ's `completed` and `failed` events (QueueEvents, a Redis stream,
- * so no event is lost while the reader is connected) and the cancel channel (a queued job is canceled
- * by the API, without an event); and for a sweep, by each of its units and by the worker's
- * announcement that its manifest is written (a sweep is answered once it is, so the answer carries
- * the manifest's URL). A wake-up only says "read again": the route reads the store, which stays the
- * one source of truth. In case an event is missed (published before the reader was listening, or while its
- * connection was down), a waiting request reads again at least every RECHECK_MS.
+ * Woken by announcements on Redis pub/sub: the worker publishes a job's id on the finished channel once
+ * BullMQ holds the job finished (its `completed` and `failed` events) and a sweep's id once its manifest
+ * is written (a sweep is answered once it is, so the answer carries the manifest's URL); the API
+ * publishes a canceled job's id on the cancel channel (a queued job is canceled without a worker). A
+ * job's announcement wakes its sweep's waiters too. A wake-up only says "read again": the route reads
+ * the store, which stays the one source of truth. Pub/sub delivers only to those listening, so an
+ * announcement can be missed (made before the subscription was ready, while the connection was down,
+ * or by a worker that died first): a waiting request reads again at least every RECHECK_MS.
  *
- * The two connections are opened on the first request that waits, so an API nobody long-polls opens
- * none. Closing the app wakes every waiting request first (each answers with its status as it is).
+ * The subscriber connection is opened on the first request that waits, so an API nobody long-polls
+ * opens none. Closing the app wakes every waiting request first (each answers with its status as it is).
  *
- * Why not a library: the waiting is a map of wake-up callbacks over BullMQ's QueueEvents and ioredis's
- * pub/sub; what is hand-written is only the bookkeeping between them.
+ * Why not a library or BullMQ's QueueEvents: the waiting is a map of wake-up callbacks over ioredis's
+ * pub/sub; QueueEvents (a blocking stream reader) would add a connection, and its close waits for a
+ * connection that an unreachable Redis never gives (measured: the process stayed up after closing).
  */
-import { QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { QUEUE_NAME, sweepIdOfJob, type JobStore } from '@featurevis/queue';
+import { sweepIdOfJob, type JobStore } from '@featurevis/queue';
 
 /** The longest a waiting request goes without reading the store again. */
 export const RECHECK_MS = 1000;
@@ -34,11 +35,12 @@ interface Armed {
 
 export class FinishWaiters {
   private readonly wakers = new Map<string, Set<() => void>>();
-  private listening: Promise<{ close(): Promise<void> }> | null = null;
+  private listening: Promise<void> | null = null;
+  private subscriber: Redis | null = null;
   private closed = false;
 
   /** `maxWaitS`: the longest a request waits (LONG_POLL_MAX_S); longer requested waits are cut to it. */
-  constructor(private readonly redis: Redis, private readonly store: JobStore, private readonly prefix: string,
+  constructor(private readonly redis: Redis, private readonly store: JobStore,
     private readonly maxWaitS: number, private readonly recheckMs = RECHECK_MS) {}
 
   /**
@@ -49,8 +51,15 @@ export class FinishWaiters {
   async readUntilFinished<T>(key: string, requestedWaitS: number, read: () => Promise<T>, finished: (value: T) => boolean): Promise<T> {
     const waitS = Math.min(requestedWaitS, this.maxWaitS);
     if (waitS <= 0 || this.closed) return read();
-    await this.listen();
     const deadline = Date.now() + waitS * 1000;
+    // Listening first, so that no event after the first read is missed; but never longer than the
+    // wait (a Redis that does not answer would hold the request): without events the reads go on
+    // every `recheckMs`.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.listen().catch(() => {}),
+      new Promise<void>((resolve) => { timer = setTimeout(resolve, waitS * 1000); }),
+    ]).finally(() => clearTimeout(timer));
     for (;;) {
       // Armed before the read: an event between the read and the sleep still wakes it.
       const armed = this.arm(key);
@@ -70,42 +79,40 @@ export class FinishWaiters {
     }
   }
 
-  /** Wakes every waiting request and closes the connections. */
+  /** Wakes every waiting request and closes the subscriber. */
   async close(): Promise<void> {
     this.closed = true;
     for (const set of this.wakers.values()) for (const wake of [...set]) wake();
     this.wakers.clear();
-    if (this.listening) await (await this.listening.catch(() => null))?.close();
+    this.disconnect();
   }
 
-  private listen(): Promise<unknown> {
-    this.listening ??= (async () => {
-      // QueueEvents blocks on its connection (XREAD BLOCK): one of its own, as BullMQ requires.
-      const eventsConnection = this.redis.duplicate({ maxRetriesPerRequest: null });
-      const events = new QueueEvents(QUEUE_NAME, { connection: eventsConnection, prefix: this.prefix });
-      events.on('completed', ({ jobId }) => this.wake(jobId));
-      events.on('failed', ({ jobId }) => this.wake(jobId));
-      const subscriber = this.redis.duplicate();
-      subscriber.on('message', (_channel: string, jobId: string) => this.wake(jobId));
-      const close = async () => {
-        await events.close();
-        eventsConnection.disconnect();
-        subscriber.disconnect();
-      };
-      try {
-        await Promise.all([events.waitUntilReady(), subscriber.subscribe(this.store.keys.cancelChannel, this.store.keys.sweepDoneChannel)]);
-      } catch (error) {
-        await close().catch(() => {});
-        this.listening = null; // the next waiting request tries again
+  /** Subscribes once; resolves when the subscriber listens (rejects, and lets a later call retry, if it cannot). */
+  private listen(): Promise<void> {
+    if (this.listening) return this.listening;
+    const subscriber = this.redis.duplicate();
+    // Connection errors (Redis restarting): the reads report them; waiting requests re-read every
+    // `recheckMs` until the subscriber is back (ioredis reconnects and subscribes again).
+    subscriber.on('error', () => {});
+    subscriber.on('message', (_channel: string, id: string) => this.wake(id));
+    this.subscriber = subscriber;
+    this.listening = subscriber.subscribe(this.store.keys.cancelChannel, this.store.keys.finishedChannel)
+      .then(() => {}, (error: unknown) => {
+        this.disconnect();
+        this.listening = null;
         throw error;
-      }
-      return { close };
-    })();
+      });
     return this.listening;
   }
 
-  private wake(jobId: string): void {
-    for (const key of [jobId, sweepIdOfJob(jobId)]) {
+  private disconnect(): void {
+    this.subscriber?.disconnect();
+    this.subscriber = null;
+  }
+
+  /** Wakes the waiters of `id` (a job or a sweep) and, for a sweep's unit, of its sweep. */
+  private wake(id: string): void {
+    for (const key of [id, sweepIdOfJob(id)]) {
       const set = key == null ? undefined : this.wakers.get(key);
       if (set) for (const wake of [...set]) wake();
     }

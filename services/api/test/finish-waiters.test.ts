@@ -1,17 +1,18 @@
 /**
- * FinishWaiters wakes a waiting read on the events that can finish a job: BullMQ's completion (a real
- * Worker completing a real job), a cancel on the cancel channel, a sweep's unit for the sweep, and the
- * announcement that a sweep's manifest is written. The
- * re-check interval is set beyond the tests' timeout here, so a read that is not woken by its event
- * makes its test time out: each assertion counts the reads (one before the event, one after).
+ * FinishWaiters wakes a waiting read on the announcements that a job or sweep has finished: a job's id
+ * on the finished channel (the worker's, once BullMQ holds the job finished), a sweep unit's for the
+ * sweep, a sweep's own (its manifest is written), and a cancel on the cancel channel. The re-check
+ * interval is set beyond the tests' timeout here, so a read that is not woken by its announcement makes
+ * its test time out: each assertion counts the reads (one before the announcement, one after).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Worker } from 'bullmq';
-import { createRedis, JobStore, QUEUE_NAME, startRedisServer, sweepJobId, type RedisServerHandle } from '@featurevis/queue';
+import net from 'node:net';
+import { createRedis, JobStore, startRedisServer, sweepJobId, type RedisServerHandle } from '@featurevis/queue';
 import { FinishWaiters } from '../src/finish-waiters.ts';
 
 const PREFIX = 'waiters';
+const NEVER_MS = 10 * 60_000;
 let server: RedisServerHandle;
 let redis: ReturnType<typeof createRedis>;
 let store: JobStore;
@@ -21,7 +22,7 @@ before(async () => {
   server = await startRedisServer();
   redis = createRedis(server.url, 'api');
   store = new JobStore({ redis, prefix: PREFIX, attempts: 1, backoffMs: 10, retentionS: 3600, idempotencyTtlS: 3600 });
-  waiters = new FinishWaiters(redis, store, PREFIX, 300, 10 * 60_000);
+  waiters = new FinishWaiters(redis, store, 300, NEVER_MS);
 });
 after(async () => { await waiters.close(); await store.close(); redis.disconnect(); await server.stop(); });
 
@@ -32,56 +33,57 @@ function reader() {
   return { state, read: async () => { state.reads++; return finished; } };
 }
 
-test('a cancel on the cancel channel wakes the job\'s waiting read; a sweep unit\'s wakes the sweep\'s', { timeout: 20_000 }, async () => {
-  const job = reader();
-  const waiting = waiters.readUntilFinished('j-canceled', 300, job.read, (finished) => finished);
-  while (job.state.reads === 0) await new Promise((resolve) => setTimeout(resolve, 10));
-  job.state.done();
-  await redis.publish(store.keys.cancelChannel, 'j-canceled');
+/** Waits on `key`, finishes after the first read, sends `announce`, and checks the wait ended on it. */
+async function wokenBy(key: string, announce: () => Promise<unknown>): Promise<void> {
+  const waited = reader();
+  const waiting = waiters.readUntilFinished(key, 300, waited.read, (finished) => finished);
+  while (waited.state.reads === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+  waited.state.done();
+  await announce();
   assert.equal(await waiting, true);
-  assert.equal(job.state.reads, 2);
+  assert.equal(waited.state.reads, 2);
+}
 
-  const sweep = reader();
-  const sweepWaiting = waiters.readUntilFinished('s-1234', 300, sweep.read, (finished) => finished);
-  while (sweep.state.reads === 0) await new Promise((resolve) => setTimeout(resolve, 10));
-  sweep.state.done();
-  await redis.publish(store.keys.cancelChannel, sweepJobId('s-1234', 7));
-  assert.equal(await sweepWaiting, true);
-  assert.equal(sweep.state.reads, 2);
+test('a job\'s finished announcement wakes its waiting read', { timeout: 20_000 }, async () => {
+  await wokenBy('j-finished', () => store.announceFinished('j-finished'));
 });
 
-test('the worker\'s announcement that a sweep\'s manifest is written wakes the sweep\'s waiting read', { timeout: 20_000 }, async () => {
-  const sweep = reader();
-  const waiting = waiters.readUntilFinished('s-done', 300, sweep.read, (finished) => finished);
-  while (sweep.state.reads === 0) await new Promise((resolve) => setTimeout(resolve, 10));
-  sweep.state.done();
-  await store.announceSweepDone('s-done');
-  assert.equal(await waiting, true);
-  assert.equal(sweep.state.reads, 2);
+test('a sweep unit\'s announcement wakes the sweep\'s waiting read; so does the sweep\'s own (manifest written)', { timeout: 20_000 }, async () => {
+  await wokenBy('s-1234', () => store.announceFinished(sweepJobId('s-1234', 7)));
+  await wokenBy('s-5678', () => store.announceFinished('s-5678'));
 });
 
-test('BullMQ\'s completion of the job wakes its waiting read', { timeout: 20_000 }, async () => {
-  await store.queue.add(QUEUE_NAME, { spec: { model: 'm' }, sweepId: null, createdAt: Date.now() } as never, { jobId: 'j-completes' });
-  const job = reader();
-  const waiting = waiters.readUntilFinished('j-completes', 300, job.read, (finished) => finished);
-  while (job.state.reads === 0) await new Promise((resolve) => setTimeout(resolve, 10));
-  const connection = redis.duplicate({ maxRetriesPerRequest: null });
-  const worker = new Worker(QUEUE_NAME, async () => { job.state.done(); return 'ok'; }, { connection, prefix: PREFIX });
-  try {
-    assert.equal(await waiting, true);
-    assert.equal(job.state.reads, 2);
-  } finally {
-    await worker.close();
-    connection.disconnect();
-  }
+test('a cancel on the cancel channel wakes the job\'s waiting read', { timeout: 20_000 }, async () => {
+  await wokenBy('j-canceled', () => redis.publish(store.keys.cancelChannel, 'j-canceled'));
 });
 
 test('closing wakes every waiting read, which answers with what it reads then', { timeout: 20_000 }, async () => {
-  const local = new FinishWaiters(redis, store, PREFIX, 300, 10 * 60_000);
+  const local = new FinishWaiters(redis, store, 300, NEVER_MS);
   const job = reader();
   const waiting = local.readUntilFinished('j-never', 300, job.read, (finished) => finished);
   while (job.state.reads === 0) await new Promise((resolve) => setTimeout(resolve, 10));
   await local.close();
   assert.equal(await waiting, false);
   assert.equal(job.state.reads, 2);
+});
+
+test('with Redis unreachable, a wait still ends on time with what the read says, and closing leaves nothing running', { timeout: 20_000 }, async () => {
+  // A port nothing listens on: ioredis keeps trying to connect, and nothing ever answers.
+  const port = await new Promise<number>((resolve) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port: free } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(free));
+    });
+  });
+  const unreachable = createRedis(`redis://127.0.0.1:${port}`, 'api');
+  unreachable.on('error', () => {});
+  const local = new FinishWaiters(unreachable, store, 300, 200);
+  try {
+    let reads = 0;
+    assert.equal(await local.readUntilFinished('j-somewhere', 1, async () => { reads++; return 'queued'; }, () => false), 'queued');
+    assert.ok(reads >= 1);
+  } finally {
+    await local.close();
+    unreachable.disconnect();
+  }
 });

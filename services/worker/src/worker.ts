@@ -81,8 +81,12 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     writeSweepManifestIfComplete(store, storage, sweepId, logger.child({ jobId: job.id, sweepId }))
       .catch((err) => logger.error({ err, sweepId }, 'sweep manifest not written'));
   };
-  worker.on('completed', (job) => writeManifest(job));
-  worker.on('failed', (job) => writeManifest(job));
+  // Clients long-polling the job (the API's finish-waiters.ts) learn at once that BullMQ holds it finished.
+  const announce = (job: { id?: string } | undefined) => {
+    if (job?.id) store.announceFinished(job.id).catch((err) => logger.warn({ err, jobId: job.id }, 'finish not announced'));
+  };
+  worker.on('completed', (job) => { announce(job); writeManifest(job); });
+  worker.on('failed', (job) => { announce(job); writeManifest(job); });
   worker.on('stalled', (jobId) => logger.warn({ jobId }, 'job stalled; it will be re-run'));
   worker.on('error', (err) => logger.error({ err }, 'worker error'));
 
