@@ -52,13 +52,13 @@ export class FinishWaiters {
     const waitS = Math.min(requestedWaitS, this.maxWaitS);
     if (waitS <= 0 || this.closed) return read();
     const deadline = Date.now() + waitS * 1000;
-    // Listening first, so that no event after the first read is missed; but never longer than the
-    // wait (a Redis that does not answer would hold the request): without events the reads go on
-    // every `recheckMs`.
+    // Listening first, so that no announcement after the first read is missed; but for no longer than
+    // one re-check (a Redis that does not answer would hold the request): without the subscription
+    // the reads go on every `recheckMs`.
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       this.listen().catch(() => {}),
-      new Promise<void>((resolve) => { timer = setTimeout(resolve, waitS * 1000); }),
+      new Promise<void>((resolve) => { timer = setTimeout(resolve, Math.min(waitS * 1000, this.recheckMs)); }),
     ]).finally(() => clearTimeout(timer));
     for (;;) {
       // Armed before the read: an event between the read and the sleep still wakes it.
