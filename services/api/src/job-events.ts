@@ -1,21 +1,32 @@
-/** Job metrics from BullMQ's events (the API's /metrics). */
-import { QueueEvents } from 'bullmq';
+/**
+ * Job metrics (the API's /metrics): durations and steps/s of finished jobs, from the announcements the
+ * workers publish once BullMQ holds a job finished (keys.finishedChannel, services/worker/src/worker.ts).
+ *
+ * Why not BullMQ's QueueEvents, which this read before: its close waits for a connection an
+ * unreachable Redis never gives, so the API could not shut down while Redis was down (measured: close
+ * still pending after 5 s against a closed port); a pub/sub subscriber disconnects at once.
+ */
 import type { Config } from '@featurevis/config';
-import { createRedis, isCanceledReason, QUEUE_NAME, type JobOutcome, type JobStore } from '@featurevis/queue';
+import { createRedis, isCanceledReason, type JobOutcome, type JobStore } from '@featurevis/queue';
 import type { ApiMetrics } from './metrics.ts';
 
-/** Feeds job durations and steps/s into the metrics from BullMQ's completion events. */
+/** Feeds job durations and steps/s into the metrics as workers announce finished jobs. */
 export function observeJobEvents(config: Config, store: JobStore, metrics: ApiMetrics): { close(): Promise<void> } {
-  const connection = createRedis(config.redisUrl!, 'subscriber');
-  const events = new QueueEvents(QUEUE_NAME, { connection, prefix: config.queuePrefix });
-  const observe = async (jobId: string, status: string) => {
-    const job = await store.queue.getJob(jobId);
+  const subscriber = createRedis(config.redisUrl!, 'subscriber');
+  // Connection errors (Redis restarting): ioredis reconnects and subscribes again; metrics miss the
+  // jobs announced meanwhile.
+  subscriber.on('error', () => {});
+  const observe = async (id: string) => {
+    const job = await store.queue.getJob(id);
+    // Only a job's last attempt sets finishedOn (a failed attempt that will be retried is announced too);
+    // sweeps are announced by their id, which is no job's.
     if (!job?.processedOn || !job.finishedOn) return;
+    const state = await store.jobState(id);
+    const status = state === 'completed' ? 'succeeded' : isCanceledReason(job.failedReason) ? 'canceled' : 'failed';
     const outcome = job.returnvalue as JobOutcome | undefined;
     metrics.observeJob({ durationS: (job.finishedOn - job.processedOn) / 1000, stepsPerSecond: outcome?.metrics?.stepsPerSecond as number | undefined, status });
   };
-  events.on('completed', ({ jobId }) => { observe(jobId, 'succeeded').catch(() => {}); });
-  events.on('failed', ({ jobId, failedReason }) => { observe(jobId, isCanceledReason(failedReason) ? 'canceled' : 'failed').catch(() => {}); });
-  // A connection handed to BullMQ stays the caller's to close.
-  return { close: async () => { await events.close(); connection.disconnect(); } };
+  subscriber.on('message', (_channel: string, id: string) => { observe(id).catch(() => {}); });
+  subscriber.subscribe(store.keys.finishedChannel).catch(() => {});
+  return { close: async () => { subscriber.disconnect(); } };
 }
