@@ -66,7 +66,7 @@ export async function startService(options: { worker?: boolean; storage?: 'local
     return payload;
   });
   await app.ready();
-  // As server.ts does: job durations and steps/s reach /metrics from BullMQ's events.
+  // As server.ts does: job durations and steps/s reach /metrics from the workers' finished announcements.
   const events = observeJobEvents(config, services.store, app.metrics);
   const workers: Array<{ worker: RunningWorker; services: Services }> = [];
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
