@@ -107,10 +107,16 @@ export class JobStore {
     this.redis.defineCommand(RECORD_FINAL_COMMAND, { numberOfKeys: 2, lua: RECORD_FINAL_SCRIPT });
   }
 
+  /** A script defined in the constructor, which ioredis adds to the client as a method. */
+  private script<F extends (...args: string[]) => Promise<unknown>>(name: string): F {
+    const client = this.redis as unknown as Record<string, F>;
+    return ((...args: string[]) => client[name]!(...args)) as F;
+  }
+
   /** `queue.getJobState(id)` in O(1) for a waiting job (JOB_STATE_SCRIPT). */
   jobState(id: string): Promise<JobState | 'unknown'> {
     const keysOf = ['completed', 'failed', 'delayed', 'prioritized', 'active', 'waiting-children', id].map((key) => this.queue.toKey(key));
-    return (this.redis as unknown as Record<string, JobStateCommand>)[JOB_STATE_COMMAND]!(...keysOf, id);
+    return this.script<JobStateCommand>(JOB_STATE_COMMAND)(...keysOf, id);
   }
 
   private jobOptions(id: string): JobsOptions {
@@ -297,7 +303,7 @@ export class JobStore {
    */
   async recordFinal(id: string, sweepId: string | null, status: 'succeeded' | 'failed' | 'canceled', runningDelta = 0): Promise<boolean> {
     if (!sweepId) return (await this.redis.set(this.keys.final(id), status, 'EX', this.options.retentionS, 'NX')) === 'OK';
-    const first = await (this.redis as unknown as Record<string, RecordFinalCommand>)[RECORD_FINAL_COMMAND]!(
+    const first = await this.script<RecordFinalCommand>(RECORD_FINAL_COMMAND)(
       this.keys.final(id), this.keys.sweepCounts(sweepId), status, String(this.options.retentionS), String(runningDelta));
     return first === 1;
   }
