@@ -21,10 +21,12 @@ const job = { model: 'fixture', objective: { type: 'class', class: 'red' }, step
 
 describe('long polling', () => {
   let svc: ServiceHandle;
-  before(async () => { svc = await startService({ config: { modelsDir } }); });
+  // Re-reads only every 10 minutes: what answers these requests in time is the announcements.
+  before(async () => { svc = await startService({ config: { modelsDir, longPollRecheckMs: 600_000 } }); });
   after(async () => { await svc.stop(); });
 
-  test('a job read with ?wait= answers once a worker started after the request has finished it; the worker announces the finish', async () => {
+  // Each waits up to 120 s and fails after 60: answered in time only by an announcement.
+  test('a job read with ?wait= answers once a worker started after the request has finished it; the worker announces the finish', { timeout: 60_000 }, async () => {
     const created = await svc.http.post('/v1/jobs').send(job);
     assert.equal(created.status, 202);
     // What wakes the request at once (without it, the waiter's once-a-second re-read): the worker's
@@ -33,7 +35,7 @@ describe('long polling', () => {
     const announced: string[] = [];
     listener.on('message', (_channel: string, id: string) => announced.push(id));
     await listener.subscribe(svc.services.store.keys.finishedChannel);
-    const waiting = svc.http.get(`/v1/jobs/${created.body.id}?wait=30`).then((res) => res);
+    const waiting = svc.http.get(`/v1/jobs/${created.body.id}?wait=120`).then((res) => res);
     // Nothing runs jobs until the request is waiting: its first read saw the job queued.
     await new Promise((resolve) => setTimeout(resolve, 200));
     const worker = await svc.startWorker();
@@ -50,9 +52,9 @@ describe('long polling', () => {
     }
   });
 
-  test('a cancel wakes a request waiting on a queued job', async () => {
+  test('a cancel wakes a request waiting on a queued job', { timeout: 60_000 }, async () => {
     const created = await svc.http.post('/v1/jobs').send(job);
-    const waiting = svc.http.get(`/v1/jobs/${created.body.id}?wait=30`).then((res) => res);
+    const waiting = svc.http.get(`/v1/jobs/${created.body.id}?wait=120`).then((res) => res);
     await new Promise((resolve) => setTimeout(resolve, 200));
     assert.equal((await svc.http.post(`/v1/jobs/${created.body.id}/cancel`)).body.status, 'canceled');
     const res = await waiting;
@@ -77,10 +79,10 @@ describe('long polling', () => {
     assert.equal(missing.status, 404);
   });
 
-  test('a sweep read with ?wait= answers when every unit has finished, with its manifest', async () => {
+  test('a sweep read with ?wait= answers when every unit has finished, with its manifest', { timeout: 60_000 }, async () => {
     const created = await svc.http.post('/v1/sweeps').send({ model: 'fixture', layer: 'conv1', channels: { start: 0, end: 3 }, steps: 2, image: { size: 16 } });
     assert.equal(created.status, 202);
-    const waiting = svc.http.get(`/v1/sweeps/${created.body.id}?wait=60&limit=10`).then((res) => res);
+    const waiting = svc.http.get(`/v1/sweeps/${created.body.id}?wait=120&limit=10`).then((res) => res);
     await new Promise((resolve) => setTimeout(resolve, 200));
     const worker = await svc.startWorker({ sweepBatchMax: 1 }); // unit by unit: the sweep is woken by each
     try {

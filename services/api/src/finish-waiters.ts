@@ -24,7 +24,7 @@
 import type { Redis } from 'ioredis';
 import { sweepIdOfJob, type JobStore } from '@featurevis/queue';
 
-/** The longest a waiting request goes without reading the store again. */
+/** The longest a waiting request goes without reading the store again (LONG_POLL_RECHECK_MS's default). */
 export const RECHECK_MS = 1000;
 
 interface Armed {
