@@ -52,13 +52,17 @@ describe('long polling', () => {
     }
   });
 
-  test('a cancel wakes a request waiting on a queued job', { timeout: 60_000 }, async () => {
+  test('a cancel wakes a request waiting on a queued job; /metrics counts the requests waiting', { timeout: 60_000 }, async () => {
+    const waitingGauge = async () => Number(/^featurevis_api_long_polls_waiting (\d+)$/m.exec((await svc.http.get('/metrics')).text)?.[1]);
+    assert.equal(await waitingGauge(), 0);
     const created = await svc.http.post('/v1/jobs').send(job);
     const waiting = svc.http.get(`/v1/jobs/${created.body.id}?wait=120`).then((res) => res);
     await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(await waitingGauge(), 1);
     assert.equal((await svc.http.post(`/v1/jobs/${created.body.id}/cancel`)).body.status, 'canceled');
     const res = await waiting;
     assert.equal(res.body.status, 'canceled');
+    assert.equal(await waitingGauge(), 0);
   });
 
   test('a wait that runs out answers with the status as it is; without wait, at once', async () => {

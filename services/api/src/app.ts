@@ -67,9 +67,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.decorate('storage', deps.storage);
   app.decorate('catalog', deps.catalog);
   app.decorate('referenceSets', new ReferenceSetCatalog(deps.storage));
-  app.decorate('metrics', createMetrics(deps.store));
   const finishWaiters = new FinishWaiters(deps.redis, deps.store, deps.config.longPollMaxS, deps.config.longPollRecheckMs);
   app.decorate('finishWaiters', finishWaiters);
+  app.decorate('metrics', createMetrics(deps.store, () => finishWaiters.waiting));
   // Before the server waits for requests in flight: a long poll answers at once instead of holding up the close.
   app.addHook('preClose', async () => { await finishWaiters.close(); });
   app.addHook('onSend', async (request, reply) => { reply.header('x-request-id', request.id); });

@@ -43,6 +43,13 @@ export class FinishWaiters {
   constructor(private readonly redis: Redis, private readonly store: JobStore,
     private readonly maxWaitS: number, private readonly recheckMs = RECHECK_MS) {}
 
+  /** Requests waiting now (each holds one wake-up callback while it waits). */
+  get waiting(): number {
+    let count = 0;
+    for (const set of this.wakers.values()) count += set.size;
+    return count;
+  }
+
   /**
    * Reads with `read` until `finished` holds for what it returns, `requestedWaitS` seconds (at most
    * `maxWaitS`) have passed or the app closes; between reads, sleeps until an event about `key` (a job

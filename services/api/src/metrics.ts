@@ -1,7 +1,8 @@
 /**
  * Prometheus metrics (prom-client). Queue depth is read from Redis at scrape time; job durations and
- * optimisation speed are observed from BullMQ's completion events, so every API replica reports the
- * whole cluster's jobs whichever worker ran them.
+ * optimisation speed are observed from the workers' announcements of finished jobs (job-events.ts), so
+ * every API replica reports the whole cluster's jobs whichever worker ran them; long polls waiting are
+ * this replica's own.
  */
 import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { JobStore } from '@featurevis/queue';
@@ -12,8 +13,15 @@ export interface ApiMetrics {
   observeJob(outcome: { durationS: number; stepsPerSecond?: number; status: string }): void;
 }
 
-export function createMetrics(store: JobStore): ApiMetrics {
+/** `longPollsWaiting`: how many requests of this replica wait in a long poll now (finish-waiters.ts). */
+export function createMetrics(store: JobStore, longPollsWaiting: () => number = () => 0): ApiMetrics {
   const registry = new Registry();
+  new Gauge({
+    name: 'featurevis_api_long_polls_waiting',
+    help: 'Requests of this API process waiting in a long poll (?wait=) now',
+    registers: [registry],
+    collect() { this.set(longPollsWaiting()); },
+  });
   collectDefaultMetrics({ register: registry, prefix: 'featurevis_api_' });
   new Gauge({
     name: 'featurevis_queue_jobs',
