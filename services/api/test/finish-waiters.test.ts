@@ -7,8 +7,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import { createRedis, JobStore, startRedisServer, sweepJobId, type RedisServerHandle } from '@featurevis/queue';
+import { createRedis, freePort, JobStore, startRedisServer, sweepJobId, type RedisServerHandle } from '@featurevis/queue';
 import { FinishWaiters } from '../src/finish-waiters.ts';
 
 const PREFIX = 'waiters';
@@ -69,12 +68,7 @@ test('closing wakes every waiting read, which answers with what it reads then', 
 
 test('with Redis unreachable, a wait still ends on time with what the read says, and closing leaves nothing running', { timeout: 20_000 }, async () => {
   // A port nothing listens on: ioredis keeps trying to connect, and nothing ever answers.
-  const port = await new Promise<number>((resolve) => {
-    const probe = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port: free } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(free));
-    });
-  });
+  const port = await freePort();
   const unreachable = createRedis(`redis://127.0.0.1:${port}`, 'api');
   unreachable.on('error', () => {});
   const local = new FinishWaiters(unreachable, store, 300, 200);

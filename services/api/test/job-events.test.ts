@@ -6,19 +6,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { loadConfig } from '@featurevis/config';
-import { createRedis, JobStore } from '@featurevis/queue';
+import { createRedis, freePort, JobStore } from '@featurevis/queue';
 import { observeJobEvents } from '../src/job-events.ts';
 import { createMetrics } from '../src/metrics.ts';
 
 test('closing the metrics feed does not wait for an unreachable Redis', { timeout: 10_000 }, async () => {
-  const port = await new Promise<number>((resolve) => {
-    const probe = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port: free } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(free));
-    });
-  });
+  const port = await freePort();
   const url = `redis://127.0.0.1:${port}`;
   const redis = createRedis(url, 'api');
   redis.on('error', () => {});
