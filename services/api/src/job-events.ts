@@ -7,7 +7,7 @@
  * still pending after 5 s against a closed port); a pub/sub subscriber disconnects at once.
  */
 import type { Config } from '@featurevis/config';
-import { createRedis, isCanceledReason, type JobOutcome, type JobStore } from '@featurevis/queue';
+import { createRedis, statusFromState, type JobOutcome, type JobStore } from '@featurevis/queue';
 import type { ApiMetrics } from './metrics.ts';
 
 /** Feeds job durations and steps/s into the metrics as workers announce finished jobs. */
@@ -21,8 +21,7 @@ export function observeJobEvents(config: Config, store: JobStore, metrics: ApiMe
     // Only a job's last attempt sets finishedOn (a failed attempt that will be retried is announced too);
     // sweeps are announced by their id, which is no job's.
     if (!job?.processedOn || !job.finishedOn) return;
-    const state = await store.jobState(id);
-    const status = state === 'completed' ? 'succeeded' : isCanceledReason(job.failedReason) ? 'canceled' : 'failed';
+    const status = statusFromState(await store.jobState(id), job.failedReason, false);
     const outcome = job.returnvalue as JobOutcome | undefined;
     metrics.observeJob({ durationS: (job.finishedOn - job.processedOn) / 1000, stepsPerSecond: outcome?.metrics?.stepsPerSecond as number | undefined, status });
   };
