@@ -69,6 +69,14 @@ export interface BenchRow {
   /** serviceGroupedJobsMs / serviceJobsMs. */
   serviceGroupedVsJobsRatio?: number;
 
+  // ---- storage ----
+  /** Presigned URLs made, one after another. */
+  urls?: number;
+  /** Time for all of them. */
+  urlsMs?: number;
+  /** urlsMs per URL, in microseconds. */
+  usPerUrl?: number;
+
   note?: string;
   error?: string;
 }

@@ -13,9 +13,9 @@ import {
   S3Client,
   paginateListObjectsV2,
 } from '@aws-sdk/client-s3';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { contentTypeForKey } from './content-type.ts';
 import { assertValidKey, assertValidPrefix } from './keys.ts';
+import { PresignedGetUrls } from './s3-presign.ts';
 import { NotFoundError, type PutOptions, type Storage, type UrlOptions } from './types.ts';
 
 export interface S3StorageOptions {
@@ -49,6 +49,7 @@ export class S3Storage implements Storage {
   readonly bucket: string;
   readonly client: S3Client;
   private readonly presignClient: S3Client;
+  private readonly presignedUrls: PresignedGetUrls;
   private readonly presignExpiresS: number;
   private readonly listPageSize: number | undefined;
 
@@ -63,6 +64,7 @@ export class S3Storage implements Storage {
     this.presignClient = options.publicEndpoint && options.publicEndpoint !== options.endpoint
       ? makeClient(options, options.publicEndpoint)
       : this.client;
+    this.presignedUrls = new PresignedGetUrls(this.presignClient, this.bucket);
   }
 
   async put(key: string, body: Uint8Array | string, options: PutOptions = {}): Promise<void> {
@@ -118,9 +120,7 @@ export class S3Storage implements Storage {
 
   async url(key: string, options: UrlOptions = {}): Promise<string> {
     assertValidKey(key);
-    return getSignedUrl(this.presignClient, new GetObjectCommand({ Bucket: this.bucket, Key: key }), {
-      expiresIn: options.expiresInS ?? this.presignExpiresS,
-    });
+    return this.presignedUrls.url(key, options.expiresInS ?? this.presignExpiresS);
   }
 
   async ping(): Promise<void> {
