@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
-import type { JobSpec } from '../src/index.ts';
+import { sweepJobId, type JobSpec } from '../src/index.ts';
 import { storeForTests } from './helpers/store.ts';
 
 const handle = storeForTests('writes');
@@ -55,4 +55,45 @@ test('a sweep and a page of its units in a few socket writes', async () => {
   });
   assert.equal(result.jobs.length, 16);
   assert.ok(writes <= 4, `${writes} socket writes for a sweep and 16 units`);
+});
+
+test('a batched run claims a sweep\'s next units in two socket writes, skipping those canceled, computed or held', async () => {
+  const { store, redis } = handle;
+  const created = await store.addSweep({
+    model: 'm', layer: 'conv', start: 0, end: 80, spec: { model: 'm', steps: 5, seed: 1 } as Omit<JobSpec, 'objective'>,
+    manifestKey: (id) => `sweeps/${id}/manifest.json`,
+  });
+  const unit = (channel: number) => sweepJobId(created.id, channel);
+  await store.cancel(unit(2));
+  await store.putBatchedOutcome(unit(3), { images: [], snapshots: [], metadata: { key: `jobs/${unit(3)}/metadata.json` }, metrics: {} });
+  await redis.set(store.keys.batchClaim(unit(4)), 'another-leader');
+  const { result, writes } = await socketWritesDuring(redis.stream as Socket, () => store.claimSweepUnits(created.id, 0, 80, 63, unit(0), 60));
+  // Channels 1 and 5–66: the three passed over are made up for further on, a second window of three.
+  assert.deepEqual(result.map((claimed) => claimed.channel), [1, ...Array.from({ length: 62 }, (_, i) => 5 + i)]);
+  assert.ok(result.every((claimed) => claimed.id === unit(claimed.channel)));
+  assert.ok(writes <= 4, `${writes} socket writes to claim 63 units`);
+  assert.deepEqual(await redis.mget(result.map((claimed) => store.keys.batchClaim(claimed.id))), result.map(() => unit(0)));
+  assert.equal(await redis.get(store.keys.batchClaim(unit(4))), 'another-leader');
+});
+
+test('a batched run claims compatible jobs in a few socket writes; those it does not need stay indexed', async () => {
+  const { store, redis } = handle;
+  const spec = (k: number) => ({ model: 'm', objective: { type: 'class', class: k }, steps: 7 }) as unknown as JobSpec;
+  const added = [];
+  for (let k = 0; k < 24; k++) added.push(await store.add(spec(k), undefined, spec(k), { modelHash: 'h' }));
+  const ids = added.map((a) => a.id);
+  const batchKey = added[0]!.replayed ? '' : added[0]!.record.data.batchKey!;
+  await store.cancel(ids[1]!);
+  // A canceled job's entry left in the index (as after a crash between the two): removed, not claimed.
+  await redis.zadd(store.keys.batchWaiting(batchKey), 0, ids[1]!);
+  // Oldest first: the index's order (jobs added in the same millisecond follow their ids).
+  const order = (await redis.zrange(store.keys.batchWaiting(batchKey), 0, -1)).filter((id) => id !== ids[0] && id !== ids[1]);
+  const { result, writes } = await socketWritesDuring(redis.stream as Socket, () => store.claimCompatibleJobs(batchKey, 16, ids[0]!, 60));
+  // The leader's own entry and the canceled job's are passed over.
+  assert.deepEqual(result.map((job) => job.id), order.slice(0, 16));
+  assert.deepEqual(result.map((job) => (job.spec.objective as { class: number }).class), order.slice(0, 16).map((id) => ids.indexOf(id)));
+  assert.ok(writes <= 5, `${writes} socket writes to claim 16 jobs`);
+  // The 6 not needed stay in the index for the next run, unclaimed.
+  assert.deepEqual(await redis.zrange(store.keys.batchWaiting(batchKey), 0, -1), order.slice(16));
+  assert.deepEqual(await redis.mget(order.slice(16).map((id) => store.keys.batchClaim(id))), order.slice(16).map(() => null));
 });
