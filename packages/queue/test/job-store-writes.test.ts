@@ -87,13 +87,31 @@ test('a batched run claims compatible jobs in a few socket writes; those it does
   // A canceled job's entry left in the index (as after a crash between the two): removed, not claimed.
   await redis.zadd(store.keys.batchWaiting(batchKey), 0, ids[1]!);
   // Oldest first: the index's order (jobs added in the same millisecond follow their ids).
-  const order = (await redis.zrange(store.keys.batchWaiting(batchKey), 0, -1)).filter((id) => id !== ids[0] && id !== ids[1]);
+  const order = (await redis.zrange(store.keys.batchWaiting(batchKey), '0', '-1')).filter((id) => id !== ids[0] && id !== ids[1]);
   const { result, writes } = await socketWritesDuring(redis.stream as Socket, () => store.claimCompatibleJobs(batchKey, 16, ids[0]!, 60));
   // The leader's own entry and the canceled job's are passed over.
   assert.deepEqual(result.map((job) => job.id), order.slice(0, 16));
   assert.deepEqual(result.map((job) => (job.spec.objective as { class: number }).class), order.slice(0, 16).map((id) => ids.indexOf(id)));
   assert.ok(writes <= 5, `${writes} socket writes to claim 16 jobs`);
   // The 6 not needed stay in the index for the next run, unclaimed.
-  assert.deepEqual(await redis.zrange(store.keys.batchWaiting(batchKey), 0, -1), order.slice(16));
+  assert.deepEqual(await redis.zrange(store.keys.batchWaiting(batchKey), '0', '-1'), order.slice(16));
   assert.deepEqual(await redis.mget(order.slice(16).map((id) => store.keys.batchClaim(id))), order.slice(16).map(() => null));
+});
+
+test('a worker taking a job reads its cancel and stored outcome, and takes it out of the batch index, in one socket write', async () => {
+  const { store, redis } = handle;
+  const spec = { model: 'm', objective: { type: 'class', class: 0 }, steps: 9 } as unknown as JobSpec;
+  const [plain, computed, canceled] = [await store.add(spec, undefined, spec, { modelHash: 'h' }), await store.add(spec), await store.add(spec)];
+  assert.ok(!plain.replayed && plain.record.data.batchKey);
+  const outcome = { images: [], snapshots: [], metadata: { key: `jobs/${computed.id}/metadata.json` }, metrics: { objective: 2 } };
+  await store.putBatchedOutcome(computed.id, outcome);
+  await store.cancel(canceled.id);
+  const index = store.keys.batchWaiting(plain.record.data.batchKey!);
+  assert.deepEqual(await redis.zrange(index, '0', '-1'), [plain.id]);
+  const { result, writes } = await socketWritesDuring(redis.stream as Socket, () => store.onTaking(plain.id, plain.record.data));
+  assert.deepEqual(result, { cancelRequested: false, outcome: null });
+  assert.equal(writes, 1);
+  assert.deepEqual(await redis.zrange(index, '0', '-1'), []);
+  assert.deepEqual(await store.onTaking(computed.id, {}), { cancelRequested: false, outcome });
+  assert.deepEqual(await store.onTaking(canceled.id, {}), { cancelRequested: true, outcome: null });
 });

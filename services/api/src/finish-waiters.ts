@@ -9,7 +9,9 @@
  * BullMQ holds the job finished (its `completed` and `failed` events) and a sweep's id once its manifest
  * is written (a sweep is answered once it is, so the answer carries the manifest's URL); the API
  * publishes a canceled job's id on the cancel channel (a queued job is canceled without a worker). A
- * job's announcement wakes its sweep's waiters too. A wake-up only says "read again": the route reads
+ * sweep's unit wakes no sweep waiter: a sweep is answered once its manifest is written, which only its
+ * own announcement says (a 64-unit batch's units each made every waiting sweep request read the sweep
+ * again, for nothing). A wake-up only says "read again": the route reads
  * the store, which stays the one source of truth. Pub/sub delivers only to those listening, so an
  * announcement can be missed (made before the subscription was ready, while the connection was down,
  * or by a worker that died first): a waiting request reads again at least every RECHECK_MS.
@@ -22,7 +24,7 @@
  * connection that an unreachable Redis never gives (measured: the process stayed up after closing).
  */
 import type { Redis } from 'ioredis';
-import { sweepIdOfJob, type JobStore } from '@featurevis/queue';
+import type { JobStore } from '@featurevis/queue';
 
 /** The longest a waiting request goes without reading the store again (LONG_POLL_RECHECK_MS's default). */
 export const RECHECK_MS = 1000;
@@ -117,12 +119,10 @@ export class FinishWaiters {
     this.subscriber = null;
   }
 
-  /** Wakes the waiters of `id` (a job or a sweep) and, for a sweep's unit, of its sweep. */
+  /** Wakes the waiters of `id` (a job or a sweep). */
   private wake(id: string): void {
-    for (const key of [id, sweepIdOfJob(id)]) {
-      const set = key == null ? undefined : this.wakers.get(key);
-      if (set) for (const wake of [...set]) wake();
-    }
+    const set = this.wakers.get(id);
+    if (set) for (const wake of [...set]) wake();
   }
 
   private arm(key: string): Armed {

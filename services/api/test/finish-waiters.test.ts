@@ -1,7 +1,7 @@
 /**
  * FinishWaiters wakes a waiting read on the announcements that a job or sweep has finished: a job's id
- * on the finished channel (the worker's, once BullMQ holds the job finished), a sweep unit's for the
- * sweep, a sweep's own (its manifest is written), and a cancel on the cancel channel. The re-check
+ * on the finished channel (the worker's, once BullMQ holds the job finished), a sweep's own (its
+ * manifest is written; its units' announcements do not wake it), and a cancel on the cancel channel. The re-check
  * interval is set beyond the tests' timeout here, so a read that is not woken by its announcement makes
  * its test time out: each assertion counts the reads (one before the announcement, one after).
  */
@@ -47,9 +47,20 @@ test('a job\'s finished announcement wakes its waiting read', { timeout: 20_000 
   await wokenBy('j-finished', () => store.announceFinished('j-finished'));
 });
 
-test('a sweep unit\'s announcement wakes the sweep\'s waiting read; so does the sweep\'s own (manifest written)', { timeout: 20_000 }, async () => {
-  await wokenBy('s-1234', () => store.announceFinished(sweepJobId('s-1234', 7)));
+test('a sweep\'s own announcement (manifest written) wakes its waiting read; its units\' do not', { timeout: 20_000 }, async () => {
   await wokenBy('s-5678', () => store.announceFinished('s-5678'));
+  const waited = reader();
+  const waiting = waiters.readUntilFinished('s-1234', 300, waited.read, (finished) => finished);
+  while (waited.state.reads === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+  waited.state.done();
+  // A unit's announcement, then one for the sweep itself: only the second makes it read again. (Were
+  // the first to wake it, the read would find `done` and answer before the second was sent.)
+  for (let channel = 0; channel < 8; channel++) await store.announceFinished(sweepJobId('s-1234', channel));
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.equal(waited.state.reads, 1);
+  await store.announceFinished('s-1234');
+  assert.equal(await waiting, true);
+  assert.equal(waited.state.reads, 2);
 });
 
 test('a cancel on the cancel channel wakes the job\'s waiting read', { timeout: 20_000 }, async () => {

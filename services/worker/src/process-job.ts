@@ -59,17 +59,17 @@ export function createProcessor(deps: ProcessorDeps) {
       store.recordFinal(id, sweepId, status, runningDelta);
 
     // Taken: no batched run may claim it from the index of waiting jobs any more (batch-runs.ts).
-    await store.leaveBatchIndex(id, job.data);
-    if (await store.isCancelRequested(id)) {
+    const { cancelRequested, outcome: computed } = await store.onTaking(id, job.data);
+    if (cancelRequested) {
       log.info('canceled before it started; not run');
       // Canceled after a batched run stored its result: nobody will read what that run wrote for it.
-      const computed = await store.batchedOutcome(id);
       if (computed) await discardOutcome(storage, computed);
       // A sweep counted that run's units as running until they are handed over (below).
       await finish('canceled', computed ? -1 : 0);
       throw new UnrecoverableError(CANCELED_BEFORE_START_REASON);
     }
-    const taken = await takeJob(store, id, () => store.isCancelRequested(id));
+    // Computed in a batched run: handed over as read above; else run here, or wait for the run holding it.
+    const taken = computed ?? await takeJob(store, id, () => store.isCancelRequested(id));
     if (taken === 'canceled') {
       log.info('canceled while a batched run held it');
       await finish('canceled');
