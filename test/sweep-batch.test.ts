@@ -77,7 +77,7 @@ describe('a batched sweep, watched', () => {
   before(async () => { svc = await startService({ worker: true, config: { modelsDir } }); });
   after(async () => { await svc.stop(); });
 
-  test('its counts never move a unit back to queued: a unit whose result the run stored counts as running until it is handed over', async () => {
+  test('its counts never move a unit back to queued, and a unit counts succeeded once the run has stored its result', async () => {
     const created = await svc.http.post('/v1/sweeps').send({ model: 'fixture', layer: 'conv1', channels: { start: 0, end: 8 }, steps: 3, image: { size: 16 } });
     assert.equal(created.status, 202);
     const seen: Array<{ queued: number; running: number; succeeded: number }> = [];

@@ -25,7 +25,7 @@ export type JobRequest = Static<typeof JobRequest>;
 
 export const JobStatus = Type.Union([Type.Literal('queued'), Type.Literal('running'), Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('canceled')], {
   title: 'JobStatus',
-  description: 'queued: waiting for a worker. running: being optimised, by a worker of its own or inside another job\'s batched run (grouped jobs, sweep units: progress is then the run\'s step, its objective null), or computed by such a run and waiting for a worker to hand its result over (at its last step). succeeded, failed, canceled: final.',
+  description: 'queued: waiting for a worker. running: being optimised, by a worker of its own or inside another job\'s batched run (grouped jobs, sweep units: progress is then the run\'s step, its objective null). succeeded (also as soon as a batched run has stored a job\'s result), failed, canceled: final.',
 });
 export type JobStatus = Static<typeof JobStatus>;
 export const JOB_STATUSES: JobStatus[] = ['queued', 'running', 'succeeded', 'failed', 'canceled'];

@@ -32,6 +32,8 @@ export interface SweepRecord {
   manifestKey: string;
   counts: Record<JobStatus, number>;
   status: JobStatus;
+  /** Whether the worker has recorded writing the manifest (sweeps made before it recorded that: false). */
+  manifestWritten: boolean;
 }
 
 export interface SweepInput { model: string; layer: string; start: number; end: number; spec: Omit<JobSpec, 'objective'>; manifestKey: (id: string) => string }
@@ -69,6 +71,51 @@ return "unknown"
 const JOB_STATE_COMMAND = 'featurevisJobState';
 type JobStateCommand = (...keysAndId: string[]) => Promise<JobState | 'unknown'>;
 
+/**
+ * JobStore.putBatchedOutcome: a batched run's result for one of the jobs it computed, unless that job
+ * was canceled meanwhile, and with it the job's final mark and, for a sweep's unit, its counts
+ * (succeeded +1, running −1), in one step. KEYS: cancel flag, outcome, final mark, sweep counts (or a
+ * key never written, for a job of its own). ARGV: the stored result, its lifetime, whether a sweep's.
+ */
+const PUT_BATCHED_OUTCOME_SCRIPT = `
+if redis.call("EXISTS", KEYS[1]) == 1 then return 0 end
+redis.call("SET", KEYS[2], ARGV[1], "EX", ARGV[2])
+if redis.call("SET", KEYS[3], "succeeded", "EX", ARGV[2], "NX") and ARGV[3] == "1" then
+  redis.call("HINCRBY", KEYS[4], "succeeded", 1)
+  redis.call("HINCRBY", KEYS[4], "running", -1)
+end
+return 1
+`;
+const PUT_BATCHED_OUTCOME_COMMAND = 'featurevisPutBatchedOutcome';
+type PutBatchedOutcomeCommand = (cancelKey: string, outcomeKey: string, finalKey: string, countsKey: string, stored: string, ttlS: string, ofSweep: string) => Promise<number>;
+
+/**
+ * JobStore.cancel's flag, unless a batched run has stored the job's result: the run checks the flag
+ * when it stores (PUT_BATCHED_OUTCOME_SCRIPT), this checks the result when it flags, so a job is
+ * either canceled or succeeded, never one and then the other. KEYS: cancel flag, outcome. ARGV: lifetime.
+ */
+const REQUEST_CANCEL_SCRIPT = `
+if redis.call("EXISTS", KEYS[2]) == 1 then return 0 end
+redis.call("SET", KEYS[1], "1", "EX", ARGV[1])
+return 1
+`;
+const REQUEST_CANCEL_COMMAND = 'featurevisRequestCancel';
+type RequestCancelCommand = (cancelKey: string, outcomeKey: string, ttlS: string) => Promise<number>;
+
+/**
+ * A result a batched run stored for a job it computed (JobStore.putBatchedOutcome), with when the run
+ * started and when this job's files were written: the job is `succeeded` from then on, though it
+ * waits in BullMQ until a worker hands the result over.
+ */
+export interface BatchedResult { outcome: JobOutcome; startedAt: number | null; finishedAt: number | null }
+
+function parseBatchedResult(raw: string | null): BatchedResult | null {
+  if (raw == null) return null;
+  const parsed = JSON.parse(raw) as BatchedResult | JobOutcome;
+  // Stored bare (the outcome alone) before the times were kept with it.
+  return 'outcome' in parsed ? parsed : { outcome: parsed, startedAt: null, finishedAt: null };
+}
+
 /** JobStore.recordFinal for a sweep's unit: the final mark, the status count and the running count at once. */
 const RECORD_FINAL_SCRIPT = `
 if not redis.call("SET", KEYS[1], ARGV[1], "EX", ARGV[2], "NX") then return 0 end
@@ -105,6 +152,8 @@ export class JobStore {
     // ioredis sends these by EVALSHA, loading a script on a NOSCRIPT reply.
     this.redis.defineCommand(JOB_STATE_COMMAND, { numberOfKeys: 7, lua: JOB_STATE_SCRIPT });
     this.redis.defineCommand(RECORD_FINAL_COMMAND, { numberOfKeys: 2, lua: RECORD_FINAL_SCRIPT });
+    this.redis.defineCommand(PUT_BATCHED_OUTCOME_COMMAND, { numberOfKeys: 4, lua: PUT_BATCHED_OUTCOME_SCRIPT });
+    this.redis.defineCommand(REQUEST_CANCEL_COMMAND, { numberOfKeys: 2, lua: REQUEST_CANCEL_SCRIPT });
   }
 
   /** A script defined in the constructor, which ioredis adds to the client as a method. */
@@ -222,17 +271,19 @@ export class JobStore {
     this.coalesceWrites();
     const jobs = await Promise.all(ids.map((id) => Job.fromId<QueuedJobData, JobOutcome>(this.queue, id)));
     // A waiting job claimed by another job's batched run (services/worker/src/batch-runs.ts) runs in
-    // it; one that such a run has finished has its outcome stored until a worker hands it over.
+    // it; one that such a run has computed has its result stored, and is done, until a worker hands
+    // the result over (the run may still hold its claim for a moment).
     const claimedByOther = (i: number) => claims[i] != null && claims[i] !== ids[i];
     const waiting = (i: number) => statusFromState(states[i]!, undefined, cancels[i] != null) === 'queued';
     const leaderIds = [...new Set(ids.flatMap((_, i) => (waiting(i) && claimedByOther(i) ? [claims[i]!] : [])))];
     this.coalesceWrites();
     const [leaders, computed] = await Promise.all([
       Promise.all(leaderIds.map(async (id) => [id, await Job.fromId<QueuedJobData, JobOutcome>(this.queue, id)] as const)).then((pairs) => new Map(pairs)),
-      Promise.all(ids.map((id, i) => (waiting(i) && !claimedByOther(i) ? this.hasBatchedOutcome(id) : false))),
+      // Waiting, or active: being handed over (a computed job is never run again).
+      Promise.all(ids.map((id, i) => (waiting(i) || states[i] === 'active' ? this.batchedResult(id) : null))),
     ]);
     return jobs.flatMap((job, i) => job ? [toRecord(job, states[i]!, cancels[i] != null, {
-      leader: claimedByOther(i) ? leaders.get(claims[i]!) : undefined, computed: computed[i],
+      leader: claimedByOther(i) ? leaders.get(claims[i]!) : undefined, computed: computed[i] ?? null,
     })] : []);
   }
 
@@ -279,7 +330,9 @@ export class JobStore {
     if (isFinished(before.status)) {
       throw new JobConflictError(`job "${id}" is already ${before.status}`);
     }
-    await this.redis.set(this.keys.cancel(id), '1', 'EX', this.options.retentionS);
+    const flagged = await this.script<RequestCancelCommand>(REQUEST_CANCEL_COMMAND)(this.keys.cancel(id), this.keys.batchOutcome(id), String(this.options.retentionS));
+    // A batched run stored its result since the read above: it has succeeded.
+    if (flagged === 0) throw new JobConflictError(`job "${id}" is already succeeded`);
     await this.redis.publish(this.keys.cancelChannel, id);
     await this.leaveBatchIndex(id, before.data);
     if (before.status === 'queued') await this.recordFinal(id, before.data.sweepId, 'canceled');
@@ -428,15 +481,20 @@ export class JobStore {
   }
 
   /**
-   * Leaves a batched job's outcome for its own job to return, unless the job was canceled meanwhile
-   * (checked and set in one script, so a cancel is either before, and no outcome is stored, or after).
+   * Leaves a batched job's result for its own job to return, unless the job was canceled meanwhile
+   * (checked and set in one script with the cancel's REQUEST_CANCEL_SCRIPT: a job is canceled first,
+   * and no result is stored, or succeeds first, and the cancel is refused). The job is final from here
+   * on: its final mark is set and, for a sweep's unit, its sweep counts it succeeded, not running — the
+   * hand-over through BullMQ later changes neither. Returns whether it was stored.
    */
-  async putBatchedOutcome(id: string, outcome: JobOutcome): Promise<boolean> {
-    const stored = await this.redis.eval(
-      "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2]) return 1",
-      2, this.keys.cancel(id), this.keys.batchOutcome(id), JSON.stringify(outcome), String(this.options.retentionS),
+  async putBatchedOutcome(id: string, outcome: JobOutcome, context: { sweepId?: string | null; startedAt?: number; finishedAt?: number } = {}): Promise<boolean> {
+    const stored: BatchedResult = { outcome, startedAt: context.startedAt ?? null, finishedAt: context.finishedAt ?? Date.now() };
+    const result = await this.script<PutBatchedOutcomeCommand>(PUT_BATCHED_OUTCOME_COMMAND)(
+      this.keys.cancel(id), this.keys.batchOutcome(id), this.keys.final(id),
+      context.sweepId ? this.keys.sweepCounts(context.sweepId) : this.keys.sweepCounts(''),
+      JSON.stringify(stored), String(this.options.retentionS), context.sweepId ? '1' : '0',
     );
-    return stored === 1;
+    return result === 1;
   }
 
   /** Whether a batched run has stored `id`'s outcome (a retried leader does not compute it again). */
@@ -444,9 +502,13 @@ export class JobStore {
     return (await this.redis.exists(this.keys.batchOutcome(id))) === 1;
   }
 
+  /** The outcome a batched run stored for `id`, if any. */
   async batchedOutcome(id: string): Promise<JobOutcome | null> {
-    const raw = await this.redis.get(this.keys.batchOutcome(id));
-    return raw ? JSON.parse(raw) as JobOutcome : null;
+    return (await this.batchedResult(id))?.outcome ?? null;
+  }
+
+  private async batchedResult(id: string): Promise<BatchedResult | null> {
+    return parseBatchedResult(await this.redis.get(this.keys.batchOutcome(id)));
   }
 
   // ---- sweeps ----
@@ -500,7 +562,7 @@ export class JobStore {
     // The sweep as just created: what `getSweep(id)` reads back before any unit has run.
     const sweep: SweepRecord = {
       id, model: input.model, layer: input.layer, start: input.start, end: input.end, total, createdAt, manifestKey: input.manifestKey(id),
-      counts: { queued: total, running: 0, succeeded: 0, failed: 0, canceled: 0 }, status: 'queued',
+      counts: { queued: total, running: 0, succeeded: 0, failed: 0, canceled: 0 }, status: 'queued', manifestWritten: false,
     };
     return { id, replayed: false, sweep };
   }
@@ -526,7 +588,15 @@ export class JobStore {
     const status: JobStatus = finished === total
       ? (c.failed > 0 ? 'failed' : c.canceled > 0 ? 'canceled' : 'succeeded')
       : (running > 0 || finished > 0 ? 'running' : 'queued');
-    return { id, model: sweep.model, layer: sweep.layer!, start: Number(sweep.start), end: Number(sweep.end), total, createdAt: Number(sweep.createdAt), manifestKey: sweep.manifestKey!, counts: c, status };
+    return {
+      id, model: sweep.model, layer: sweep.layer!, start: Number(sweep.start), end: Number(sweep.end), total, createdAt: Number(sweep.createdAt),
+      manifestKey: sweep.manifestKey!, counts: c, status, manifestWritten: sweep.manifestWritten === '1',
+    };
+  }
+
+  /** Records that the sweep's (final) manifest is in storage, so that nobody need ask storage again. */
+  async markManifestWritten(id: string): Promise<void> {
+    await this.redis.hset(this.keys.sweep(id), 'manifestWritten', '1');
   }
 
   /** A page of a sweep's jobs in channel order; the cursor is the next channel. */
@@ -549,32 +619,37 @@ export class JobStore {
 
 /**
  * `batch.leader`: the job whose batched run holds this one's claim, if another's (a leader releases
- * its claims when its run ends; a dead leader's expire); `batch.computed`: whether such a run has
- * stored this job's outcome, which a worker has yet to hand over. A job waiting in BullMQ in either
- * case is `running` — with the leader's start and step (the batch shares its step count), or at its
- * last step — so that a client never sees it go back from running to queued; a cancel still reads
- * `canceled` at once.
+ * its claims when its run ends; a dead leader's expire): a job waiting in BullMQ so is `running`, with
+ * the leader's start and step (the batch shares its step count), so that a client never sees it go back
+ * from running to queued; a cancel still reads `canceled` at once. `batch.computed`: the result such a
+ * run stored for this job: it is `succeeded`, with that result, though it waits in BullMQ until a worker
+ * hands the result over, and is active there while that worker does (neither changes what a client
+ * sees: a computed job is never run again).
  */
 function toRecord(job: Job<QueuedJobData, JobOutcome>, state: JobState | 'unknown', cancelRequested: boolean,
-  batch: { leader?: Job<QueuedJobData, JobOutcome>; computed?: boolean } = {}): JobRecord {
+  batch: { leader?: Job<QueuedJobData, JobOutcome>; computed?: BatchedResult | null } = {}): JobRecord {
   const ownStatus = statusFromState(state, job.failedReason, cancelRequested);
-  const runningIn = ownStatus === 'queued' ? batch.leader : undefined;
-  const computedElsewhere = ownStatus === 'queued' && runningIn == null && batch.computed === true;
-  const status: JobStatus = runningIn || computedElsewhere ? 'running' : ownStatus;
+  // Computed: waiting in BullMQ, or active there while a worker hands the result over.
+  const computed = ownStatus === 'queued' || ownStatus === 'running' ? batch.computed ?? null : null;
+  const runningIn = ownStatus === 'queued' && computed == null ? batch.leader : undefined;
+  const status: JobStatus = computed ? 'succeeded' : runningIn ? 'running' : ownStatus;
   const reported = (runningIn ?? job).progress;
   const progress = (typeof reported === 'object' && reported ? reported : {}) as Partial<ProgressData>;
   const steps = job.data.spec.steps ?? 0;
+  const computedObjective = computed?.outcome.metrics.objective;
   return {
     id: job.id!,
     status,
     data: job.data,
-    // In a leader's run, the objective reported is the batch's, not this job's: none.
-    progress: { step: progress.step ?? (status === 'succeeded' || computedElsewhere ? steps : 0), steps: progress.steps ?? steps, objective: runningIn || computedElsewhere ? null : progress.objective ?? null },
+    // In a leader's run, the objective reported is the batch's, not this job's: none. Computed: its own.
+    progress: computed
+      ? { step: steps, steps, objective: typeof computedObjective === 'number' ? computedObjective : null }
+      : { step: progress.step ?? (status === 'succeeded' ? steps : 0), steps: progress.steps ?? steps, objective: runningIn ? null : progress.objective ?? null },
     attempts: job.attemptsMade,
     createdAt: job.data.createdAt ?? job.timestamp,
-    startedAt: runningIn ? runningIn.processedOn ?? null : job.failedReason === CANCELED_BEFORE_START_REASON ? null : job.processedOn ?? null,
-    finishedAt: status === 'succeeded' || status === 'failed' || (status === 'canceled' && job.finishedOn) ? job.finishedOn ?? null : null,
-    outcome: status === 'succeeded' ? job.returnvalue ?? null : null,
+    startedAt: computed ? computed.startedAt : runningIn ? runningIn.processedOn ?? null : job.failedReason === CANCELED_BEFORE_START_REASON ? null : job.processedOn ?? null,
+    finishedAt: computed ? computed.finishedAt : status === 'succeeded' || status === 'failed' || (status === 'canceled' && job.finishedOn) ? job.finishedOn ?? null : null,
+    outcome: computed ? computed.outcome : status === 'succeeded' ? job.returnvalue ?? null : null,
     error: status === 'failed' ? job.failedReason ?? 'failed' : null,
   };
 }

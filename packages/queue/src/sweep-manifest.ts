@@ -1,8 +1,9 @@
 /**
  * A sweep's manifest.json in storage, with every unit's outcome: written once, by the worker's completion
- * event that first finds every unit final in BullMQ (the API writes none).
+ * event that first finds every unit final (in BullMQ, or, for a unit a batched run computed, with its
+ * result stored; the API writes none).
  */
-import type { JobStore } from './job-store.ts';
+import { isFinished, type JobStore } from './job-store.ts';
 
 const PAGE = 500;
 
@@ -15,15 +16,16 @@ export async function writeSweepManifestIfComplete(store: JobStore, storage: Man
   const sweep = await store.getSweep(sweepId);
   if (sweep.counts.queued + sweep.counts.running > 0) return false;
   // Only complete manifests are written, so one that exists is final: the completion events of a last
-  // batch's other units need not read the whole sweep again.
-  if (await storage.exists(sweep.manifestKey)) return false;
+  // batch's other units (handed over after it was written) need not read the whole sweep again, nor
+  // ask storage (a HEAD each, on S3) where the sweep records it.
+  if (sweep.manifestWritten || await storage.exists(sweep.manifestKey)) return false;
   const units = [];
   for (let cursor: string | null = String(sweep.start); cursor !== null;) {
     const page = await store.sweepJobs(sweep, PAGE, cursor);
     for (const job of page.jobs) {
       // Counts turn final when each unit records its outcome, a moment before BullMQ stores the unit's
       // result; a unit not yet final here means another completion event will write the manifest.
-      if (job.status === 'queued' || job.status === 'running') return false;
+      if (!isFinished(job.status)) return false;
       const objective = job.data.spec.objective as { channel?: number };
       units.push({
         channel: objective.channel,
@@ -42,6 +44,7 @@ export async function writeSweepManifestIfComplete(store: JobStore, storage: Man
     channels: { start: sweep.start, end: sweep.end }, total: sweep.total, counts: sweep.counts,
     createdAt: new Date(sweep.createdAt).toISOString(), finishedAt: new Date().toISOString(), units,
   }, null, 2), { contentType: 'application/json' });
+  await store.markManifestWritten(sweepId);
   await store.announceFinished(sweepId);
   log?.info({ sweepId, units: units.length, status: sweep.status }, 'sweep finished; manifest written');
   return true;

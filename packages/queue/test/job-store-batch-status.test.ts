@@ -1,8 +1,9 @@
 /**
  * The status of a job that another job's batched run holds (services/worker/src/batch-runs.ts): it
- * waits in BullMQ, but it is being optimised — `running`, at the leader's step — and once the run has
- * stored its outcome it stays `running` (at its last step) until a worker hands the outcome over, so a
- * client never sees it go back to `queued`. Against a real redis-server.
+ * waits in BullMQ, but it is being optimised — `running`, at the leader's step, so a client never sees
+ * it go back to `queued` — and once the run has stored its result it is `succeeded`, with that result,
+ * counted so in its sweep, and can no longer be canceled, though a worker has yet to hand the result
+ * over through BullMQ. Against a real redis-server.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +13,7 @@ import { storeForTests } from './helpers/store.ts';
 
 const handle = storeForTests('batch-status');
 
-test('a sweep unit held by a batched run reads running at the leader\'s step, then at its last step once its outcome is stored (and no run claims it again); a released one queued again', async () => {
+test('a sweep unit held by a batched run reads running at the leader\'s step, then succeeded once its result is stored (counted so, not cancelable, claimed by no run again); a released one queued again', async () => {
   const { store } = handle;
   const steps = 10;
   const created = await store.addSweep({
@@ -24,6 +25,7 @@ test('a sweep unit held by a batched run reads running at the leader\'s step, th
 
   const claimed = await store.claimSweepUnits(created.id, 0, 3, 2, leader, 60);
   assert.deepEqual(claimed.map((unit) => unit.id), [computed, released]);
+  await store.markSweepRunning(created.id, 3); // the leader's worker counts its run's units running
   await (await Job.fromId(store.queue, leader))!.updateProgress({ step: 4, steps, objective: 1.5 });
   for (const record of await store.getMany([computed, released])) {
     assert.equal(record.status, 'running', record.id);
@@ -32,19 +34,31 @@ test('a sweep unit held by a batched run reads running at the leader\'s step, th
   const list = await store.list({ status: 'running', limit: 10 });
   assert.deepEqual(list.jobs.map((job) => job.id).sort(), [computed, released].sort());
 
-  // The run ends: one unit's outcome stored, both claims released.
-  const outcome: JobOutcome = { images: [], snapshots: [], metadata: { key: `jobs/${computed}/metadata.json` }, metrics: {} };
-  assert.equal(await store.putBatchedOutcome(computed, outcome), true);
+  // The run stores one unit's result (the claims are still held), then releases both.
+  const outcome: JobOutcome = { images: [], snapshots: [], metadata: { key: `jobs/${computed}/metadata.json` }, metrics: { objective: 2.5 } };
+  assert.equal(await store.putBatchedOutcome(computed, outcome, { sweepId: created.id, startedAt: 1000, finishedAt: 2000 }), true);
+  const stored = await store.get(computed);
+  assert.deepEqual({ status: stored.status, outcome: stored.outcome, progress: stored.progress, startedAt: stored.startedAt, finishedAt: stored.finishedAt },
+    { status: 'succeeded', outcome, progress: { step: steps, steps, objective: 2.5 }, startedAt: 1000, finishedAt: 2000 });
+  assert.deepEqual((await store.getSweep(created.id)).counts, { queued: 0, running: 2, succeeded: 1, failed: 0, canceled: 0 });
+  await assert.rejects(store.cancel(computed), /already succeeded/);
   await store.releaseClaims([computed, released]);
   const [afterComputed, afterReleased] = await store.getMany([computed, released]);
-  assert.equal(afterComputed!.status, 'running');
-  assert.deepEqual(afterComputed!.progress, { step: steps, steps, objective: null });
+  assert.equal(afterComputed!.status, 'succeeded');
   assert.equal(afterReleased!.status, 'queued');
+  // Its hand-over's final record counts nothing more.
+  assert.equal(await store.recordFinal(computed, created.id, 'succeeded', -1), false);
+  assert.deepEqual((await store.getSweep(created.id)).counts, { queued: 0, running: 2, succeeded: 1, failed: 0, canceled: 0 });
 
   // Another run (a retried leader) leaves the computed unit alone; a held job's cancel reads canceled at once.
   assert.deepEqual((await store.claimSweepUnits(created.id, 0, 3, 2, leader, 60)).map((unit) => unit.id), [released]);
   assert.equal((await store.get(released)).status, 'running');
   assert.equal((await store.cancel(released)).status, 'canceled');
+  // A canceled job gets no result stored, and its sweep no count for one (the run holding it, or its
+  // own worker, counts the cancel).
+  assert.equal(await store.putBatchedOutcome(released, outcome, { sweepId: created.id }), false);
+  assert.equal((await store.get(released)).status, 'canceled');
+  assert.deepEqual((await store.getSweep(created.id)).counts, { queued: 0, running: 2, succeeded: 1, failed: 0, canceled: 0 });
 });
 
 test('a compatible job held by a batched run reads running; once its outcome is stored no run claims it again', async () => {
@@ -60,7 +74,8 @@ test('a compatible job held by a batched run reads running; once its outcome is 
   const outcome: JobOutcome = { images: [], snapshots: [], metadata: { key: `jobs/${companion.id}/metadata.json` }, metrics: {} };
   assert.equal(await store.putBatchedOutcome(companion.id, outcome), true);
   await store.releaseClaims([companion.id]);
-  assert.equal((await store.get(companion.id)).status, 'running');
+  assert.equal((await store.get(companion.id)).status, 'succeeded');
+  assert.deepEqual((await store.get(companion.id)).outcome, outcome);
   // Back in the index (as after a crash between the two), it is still not claimed again.
   await redis.zadd(store.keys.batchWaiting(batchKey), Date.now(), companion.id);
   assert.deepEqual(await store.claimCompatibleJobs(batchKey, 4, leader.id, 60), []);

@@ -15,9 +15,10 @@ const handle = storeForTests(PREFIX);
 test('the manifest is written once every unit is final, lists the units, and is announced', { timeout: 30_000 }, async () => {
   const { store, redis } = handle;
   const files = new Map<string, string>();
+  let existsAsked = 0;
   const storage: ManifestWriter = {
     async put(key, body) { files.set(key, body); },
-    async exists(key) { return files.has(key); },
+    async exists(key) { existsAsked++; return files.has(key); },
   };
   const created = await store.addSweep({
     model: 'm', layer: 'conv', start: 0, end: 2, spec: { model: 'm', steps: 1, seed: 1 } as Omit<JobSpec, 'objective'>,
@@ -50,8 +51,12 @@ test('the manifest is written once every unit is final, lists the units, and is 
   assert.equal(manifest.status, 'succeeded');
   assert.deepEqual(manifest.units.map((unit: { jobId: string }) => unit.jobId), [sweepJobId(created.id, 0), sweepJobId(created.id, 1)]);
   assert.deepEqual(manifest.units.map((unit: { images: string[] }) => unit.images.length), [1, 1]);
-  // Written once: a second call (another unit's completion event) leaves it.
+  // Written once, and recorded so: a second call (another unit's completion event) leaves it without
+  // asking storage (a HEAD each on S3).
+  assert.equal((await store.getSweep(created.id)).manifestWritten, true);
+  const asked = existsAsked;
   assert.equal(await writeSweepManifestIfComplete(store, storage, created.id), false);
+  assert.equal(existsAsked, asked);
   for (let i = 0; i < 100 && !announced.includes(created.id); i++) await new Promise((resolve) => setTimeout(resolve, 10));
   assert.deepEqual(announced, [created.id]);
   listener.disconnect();

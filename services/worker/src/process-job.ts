@@ -64,7 +64,8 @@ export function createProcessor(deps: ProcessorDeps) {
       log.info('canceled before it started; not run');
       // Canceled after a batched run stored its result: nobody will read what that run wrote for it.
       if (computed) await discardOutcome(storage, computed);
-      // A sweep counted that run's units as running until they are handed over (below).
+      // (Only a result stored before results were final when stored can meet a cancel here: its sweep
+      // counted it running until handed over.)
       await finish('canceled', computed ? -1 : 0);
       throw new UnrecoverableError(CANCELED_BEFORE_START_REASON);
     }
@@ -77,6 +78,8 @@ export function createProcessor(deps: ProcessorDeps) {
     }
     if (taken !== 'run') {
       log.info('result computed in a batched run');
+      // Final already (putBatchedOutcome marked it and counted it): a no-op, except for a result stored
+      // before results were final when stored, which counts here and leaves the running count.
       await finish('succeeded', -1);
       return taken;
     }
@@ -190,10 +193,14 @@ export function createProcessor(deps: ProcessorDeps) {
           finishedAt: new Date(finishedAt).toISOString(),
         }, null, 2), { contentType: 'application/json' });
         const outcome: JobOutcome = { images, ...(attributions.length ? { attributions } : {}), ...(examples.length ? { examples } : {}), snapshots, metadata: { key: metadataKey }, metrics };
-        // Canceled while its files were written: they go again, the cancel stands.
+        // A companion is done once its result is stored (its sweep counts it succeeded from then on; a
+        // worker hands the result over through BullMQ later). Canceled while its files were written:
+        // they go again, the cancel stands.
         if (item > 0) {
-          if (await store.putBatchedOutcome(unit.id, outcome)) {
-            if (sweepId) companionUnitsRunning -= 1; // counted down when it is handed over
+          if (await store.putBatchedOutcome(unit.id, outcome, { sweepId, startedAt, finishedAt: Date.now() })) {
+            if (sweepId) companionUnitsRunning -= 1; // counted down by the store with it
+            // Long polls of the job answer now, not when BullMQ hands it over.
+            store.announceFinished(unit.id).catch((err) => log.warn({ err, jobId: unit.id }, 'finish not announced'));
           } else {
             await discardOutcome(storage, outcome);
           }
