@@ -107,13 +107,19 @@ type RequestCancelCommand = (cancelKey: string, outcomeKey: string, ttlS: string
  * started and when this job's files were written: the job is `succeeded` from then on, though it
  * waits in BullMQ until a worker hands the result over.
  */
-export interface BatchedResult { outcome: JobOutcome; startedAt: number | null; finishedAt: number | null }
+export interface BatchedResult {
+  outcome: JobOutcome;
+  startedAt: number | null;
+  finishedAt: number | null;
+  /** Whether its final mark (and sweep count) went with it: false for a result stored bare, before they did. */
+  recorded: boolean;
+}
 
 function parseBatchedResult(raw: string | null): BatchedResult | null {
   if (raw == null) return null;
-  const parsed = JSON.parse(raw) as BatchedResult | JobOutcome;
-  // Stored bare (the outcome alone) before the times were kept with it.
-  return 'outcome' in parsed ? parsed : { outcome: parsed, startedAt: null, finishedAt: null };
+  const parsed = JSON.parse(raw) as Omit<BatchedResult, 'recorded'> | JobOutcome;
+  // Stored bare (the outcome alone) before the times and the final mark were kept with it.
+  return 'outcome' in parsed ? { ...parsed, recorded: true } : { outcome: parsed, startedAt: null, finishedAt: null, recorded: false };
 }
 
 /** JobStore.recordFinal for a sweep's unit: the final mark, the status count and the running count at once. */
@@ -382,13 +388,13 @@ export class JobStore {
   /**
    * What the worker BullMQ handed job `id` to reads first, in one round trip: whether a cancel was
    * requested and the outcome a batched run stored for it (if any); the job leaves the index of
-   * waiting jobs that may share a run at the same time. A computed job is handed over with this and
-   * its final record only (before, three round trips and the record).
+   * waiting jobs that may share a run at the same time. A computed job is handed over with this read
+   * alone (its final record went with its result).
    */
-  async onTaking(id: string, data: Pick<QueuedJobData, 'batchKey'>): Promise<{ cancelRequested: boolean; outcome: JobOutcome | null }> {
+  async onTaking(id: string, data: Pick<QueuedJobData, 'batchKey'>): Promise<{ cancelRequested: boolean; computed: BatchedResult | null }> {
     this.coalesceWrites();
-    const [, cancelRequested, outcome] = await Promise.all([this.leaveBatchIndex(id, data), this.isCancelRequested(id), this.batchedOutcome(id)]);
-    return { cancelRequested, outcome };
+    const [, cancelRequested, computed] = await Promise.all([this.leaveBatchIndex(id, data), this.isCancelRequested(id), this.batchedResult(id)]);
+    return { cancelRequested, computed };
   }
 
   /** Takes a job out of the index of waiting jobs that may share a run (taken, claimed or canceled). */
@@ -488,7 +494,7 @@ export class JobStore {
    * hand-over through BullMQ later changes neither. Returns whether it was stored.
    */
   async putBatchedOutcome(id: string, outcome: JobOutcome, context: { sweepId?: string | null; startedAt?: number; finishedAt?: number } = {}): Promise<boolean> {
-    const stored: BatchedResult = { outcome, startedAt: context.startedAt ?? null, finishedAt: context.finishedAt ?? Date.now() };
+    const stored: Omit<BatchedResult, 'recorded'> = { outcome, startedAt: context.startedAt ?? null, finishedAt: context.finishedAt ?? Date.now() };
     const result = await this.script<PutBatchedOutcomeCommand>(PUT_BATCHED_OUTCOME_COMMAND)(
       this.keys.cancel(id), this.keys.batchOutcome(id), this.keys.final(id),
       context.sweepId ? this.keys.sweepCounts(context.sweepId) : this.keys.sweepCounts(''),

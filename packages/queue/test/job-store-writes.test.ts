@@ -109,9 +109,13 @@ test('a worker taking a job reads its cancel and stored outcome, and takes it ou
   const index = store.keys.batchWaiting(plain.record.data.batchKey!);
   assert.deepEqual(await redis.zrange(index, '0', '-1'), [plain.id]);
   const { result, writes } = await socketWritesDuring(redis.stream as Socket, () => store.onTaking(plain.id, plain.record.data));
-  assert.deepEqual(result, { cancelRequested: false, outcome: null });
+  assert.deepEqual(result, { cancelRequested: false, computed: null });
   assert.equal(writes, 1);
   assert.deepEqual(await redis.zrange(index, '0', '-1'), []);
-  assert.deepEqual(await store.onTaking(computed.id, {}), { cancelRequested: false, outcome });
-  assert.deepEqual(await store.onTaking(canceled.id, {}), { cancelRequested: true, outcome: null });
+  const taken = await store.onTaking(computed.id, {});
+  assert.deepEqual({ ...taken, computed: { ...taken.computed!, finishedAt: null } }, { cancelRequested: false, computed: { outcome, startedAt: null, finishedAt: null, recorded: true } });
+  assert.deepEqual(await store.onTaking(canceled.id, {}), { cancelRequested: true, computed: null });
+  // A result stored bare (by a worker from before results were final when stored): handed over, not recorded.
+  await redis.set(store.keys.batchOutcome('j-legacy'), JSON.stringify(outcome));
+  assert.deepEqual(await store.onTaking('j-legacy', {}), { cancelRequested: false, computed: { outcome, startedAt: null, finishedAt: null, recorded: false } });
 });

@@ -59,18 +59,23 @@ export function createProcessor(deps: ProcessorDeps) {
       store.recordFinal(id, sweepId, status, runningDelta);
 
     // Taken: no batched run may claim it from the index of waiting jobs any more (batch-runs.ts).
-    const { cancelRequested, outcome: computed } = await store.onTaking(id, job.data);
+    const { cancelRequested, computed } = await store.onTaking(id, job.data);
     if (cancelRequested) {
       log.info('canceled before it started; not run');
       // Canceled after a batched run stored its result: nobody will read what that run wrote for it.
-      if (computed) await discardOutcome(storage, computed);
+      if (computed) await discardOutcome(storage, computed.outcome);
       // (Only a result stored before results were final when stored can meet a cancel here: its sweep
       // counted it running until handed over.)
       await finish('canceled', computed ? -1 : 0);
       throw new UnrecoverableError(CANCELED_BEFORE_START_REASON);
     }
-    // Computed in a batched run: handed over as read above; else run here, or wait for the run holding it.
-    const taken = computed ?? await takeJob(store, id, () => store.isCancelRequested(id));
+    // Computed in a batched run: handed over as read above, final already (its run recorded it).
+    if (computed?.recorded) {
+      log.info('result computed in a batched run');
+      return computed.outcome;
+    }
+    // Else run here, or wait for the run holding it (or hand over a result stored bare, below).
+    const taken = computed?.outcome ?? await takeJob(store, id, () => store.isCancelRequested(id));
     if (taken === 'canceled') {
       log.info('canceled while a batched run held it');
       await finish('canceled');
@@ -78,8 +83,8 @@ export function createProcessor(deps: ProcessorDeps) {
     }
     if (taken !== 'run') {
       log.info('result computed in a batched run');
-      // Final already (putBatchedOutcome marked it and counted it): a no-op, except for a result stored
-      // before results were final when stored, which counts here and leaves the running count.
+      // Final already where putBatchedOutcome marked and counted it (a no-op then); a result stored bare,
+      // before results were final when stored, counts here and leaves the running count.
       await finish('succeeded', -1);
       return taken;
     }
