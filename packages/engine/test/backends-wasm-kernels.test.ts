@@ -10,7 +10,7 @@ import '@tensorflow/tfjs-layers';
 import { initBackend, wasmGradientKernelNames } from '@featurevis/engine/backends';
 import { useMaxPoolGradPath, type MaxPoolGradPath } from '../src/backends/wasm/max-pool-grad.ts';
 import { planSubPixelConvolution } from '../src/backends/wasm/sub-pixel-convolution.ts';
-import { derivedFilterCount } from '../src/backends/wasm/derived-filters.ts';
+import { derivedFilterBytes, derivedFilterCount } from '../src/backends/wasm/derived-filters.ts';
 import { scattersDepthwiseGradient } from '../src/backends/wasm/depthwise-conv2d-backprop-input.ts';
 import { FusedAdamOptimizer } from '../src/optimizers/adam.ts';
 import { convolutionChannelsFromInput } from '../src/models/channelsFromInput.ts';
@@ -455,6 +455,7 @@ test('input-gradient kernels keep one derived filter per weight and variant, fre
   await tf.setBackend('wasm');
   const backend = tf.backend() as tf.KernelBackend & { numDataIds(): number };
   const countBefore = derivedFilterCount(backend);
+  const bytesBefore = derivedFilterBytes(backend);
   const dataIdsBefore = backend.numDataIds();
   const tensorsBefore = tf.memory().numTensors;
   const filter = tf.tensor4d(randomValues(3 * 3 * 3 * 16, 111), [3, 3, 3, 16]);
@@ -468,10 +469,15 @@ test('input-gradient kernels keep one derived filter per weight and variant, fre
   ].map((t) => Array.from((t as tf.Tensor).dataSync())));
   const first = gradients();
   assert.equal(derivedFilterCount(backend) - countBefore, 3, 'one derived filter per weight and variant');
+  // The flipped 3×3×16×3 filter and the flipped depthwise one as they are; the sub-pixel filter of the
+  // stride-1 case is a filter of its own shape: at least the original's 432 values.
+  const derivedBytes = derivedFilterBytes(backend) - bytesBefore;
+  assert.ok(derivedBytes >= 4 * (432 + 432 + 144), `${derivedBytes} bytes of derived filters`);
   assert.deepEqual(gradients(), first, 'the kept filters give the same results');
   assert.equal(derivedFilterCount(backend) - countBefore, 3, 'the second step derives nothing new');
   tf.dispose([filter, depthwiseFilter, dy]);
   assert.equal(derivedFilterCount(backend), countBefore, 'derived filters outlived their weights');
+  assert.equal(derivedFilterBytes(backend), bytesBefore);
   assert.equal(backend.numDataIds(), dataIdsBefore, 'backend memory not freed');
   assert.equal(tf.memory().numTensors, tensorsBefore);
 });

@@ -6,7 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '@featurevis/engine/backends';
+import { derivedFilterBytes, initBackend } from '@featurevis/engine/backends';
 import { loadModel } from '@featurevis/engine/models';
 import { scoreImages, visualize, CanceledError, InvalidSpecError, type LoadedModel, type VisualizationSpec } from '@featurevis/engine';
 import { provideReferenceSets } from '@featurevis/engine/datasets';
@@ -17,14 +17,46 @@ const { backendPreference, modelCacheBytes, wasmThreads, wasmThreadsMinPixels } 
 const port = parentPort!;
 const ready = initBackend(backendPreference as Parameters<typeof initBackend>[0], { wasmThreads, wasmThreadsMinPixels });
 
+/**
+ * `bytes`: what the model costs the backend: its weights, plus, once it has run, the filters the WASM
+ * input-gradient kernels derive from them and keep for as long as the weights live (flipped, sub-pixel:
+ * about the weights' size again; backends/wasm/derived-filters.ts), counted after each run.
+ */
 interface CachedModel { model: LoadedModel; bytes: number }
 const cache = new Map<string, CachedModel>(); // insertion order = least recently used first
+
+/** Frees least recently used models until the cache is within its budget; `keep` (in use) stays. */
+function evictBeyondBudget(keep: string): void {
+  let total = [...cache.values()].reduce((n, c) => n + c.bytes, 0);
+  for (const [k, c] of cache) {
+    if (total <= modelCacheBytes) break;
+    if (k === keep) continue;
+    c.model.dispose(); cache.delete(k); total -= c.bytes;
+  }
+}
+
+/** Runs `work` on the cached model `key` and counts what it derived from the model's weights with it. */
+async function countingDerived<T>(key: string, work: () => Promise<T>): Promise<T> {
+  const before = derivedFilterBytes(tf.backend());
+  try {
+    return await work();
+  } finally {
+    const added = derivedFilterBytes(tf.backend()) - before;
+    const entry = cache.get(key);
+    if (entry && added > 0) {
+      entry.bytes += added;
+      evictBeyondBudget(key);
+    }
+  }
+}
 const pendingFiles = new Map<string, (files: { modelJson: unknown; weights: Record<string, Uint8Array> }) => void>();
 
 function send(message: ThreadResponse, transfer: ArrayBuffer[] = []) { port.postMessage(message, transfer); }
 
+const cacheKey = (view: ModelView) => `${view.id}@${view.hash}`;
+
 async function modelFor(runId: string, view: ModelView): Promise<LoadedModel> {
-  const key = `${view.id}@${view.hash}`;
+  const key = cacheKey(view);
   const hit = cache.get(key);
   if (hit) { cache.delete(key); cache.set(key, hit); return hit.model; }
   const files = await new Promise<{ modelJson: unknown; weights: Record<string, Uint8Array> }>((resolve) => {
@@ -34,11 +66,7 @@ async function modelFor(runId: string, view: ModelView): Promise<LoadedModel> {
   const bytes = Object.values(files.weights).reduce((n, w) => n + w.byteLength, 0);
   const model = await loadModel({ modelJson: files.modelJson, readWeights: async (p) => files.weights[p] ?? files.weights[p.replace(/^\.\//, '')]! }, { id: view.id, metadata: { name: view.name, labels: view.labels ?? undefined, input: view.input.mean ? { mean: view.input.mean, std: view.input.std! } : { range: view.input.range ?? [0, 1] } }, bundled: view.bundled });
   cache.set(key, { model, bytes });
-  let total = [...cache.values()].reduce((n, c) => n + c.bytes, 0);
-  for (const [k, c] of cache) {
-    if (total <= modelCacheBytes || k === key) break;
-    c.model.dispose(); cache.delete(k); total -= c.bytes;
-  }
+  evictBeyondBudget(key);
   return model;
 }
 
@@ -50,11 +78,11 @@ async function run(message: Extract<ThreadRequest, { type: 'run' }>) {
     const backend = await ready;
     const model = await modelFor(runId, view);
     const tensorsBefore = tf.memory().numTensors;
-    const output = await visualize(model, spec as VisualizationSpec, {
+    const output = await countingDerived(cacheKey(view), () => visualize(model, spec as VisualizationSpec, {
       progressEverySteps,
       onProgress: (p) => send({ type: 'progress', runId, ...p }),
       isCanceled: () => Atomics.load(flag, 0) === 1,
-    });
+    }));
     const transfer = [...output.images, ...output.snapshots].map((i) => i.png.buffer as ArrayBuffer);
     send({ type: 'done', runId, output: { ...output, backend: output.backend || backend.name }, leakedTensors: tf.memory().numTensors - tensorsBefore }, transfer);
   } catch (err) {

@@ -78,3 +78,36 @@ test('a spec that can never succeed is reported as invalid, naming the field', a
   await assert.rejects(pool.run(view, spec({ objective: { type: 'channel', layer: 'no-such-layer', channel: 0 } }), { progressEverySteps: 10 }).promise,
     (err: unknown) => err instanceof EngineRunError && err.kind === 'invalid' && /no-such-layer/.test(err.message));
 });
+
+test('the model cache counts the filters a run derives from a model\'s weights against its budget', async () => {
+  // A budget of exactly the two models' weight files: both fit while unused; once the first has run
+  // a gradient step, its derived input-gradient filters (WASM) count too, and loading the second
+  // frees it, so running the first again loads it again.
+  const models = ['shapes-a', 'shapes-b'];
+  const views = Object.fromEntries(await Promise.all(models.map(async (id) => [id, JSON.parse(await fs.readFile(path.join(REPO_ROOT, 'models', id, 'featurevis.json'), 'utf8')) as ModelView] as const)));
+  const weightBytes = async (id: string) => (await fs.stat(path.join(REPO_ROOT, 'models', id, 'weights.bin'))).size;
+  const loadsOf: Record<string, number> = { 'shapes-a': 0, 'shapes-b': 0 };
+  const tight = new EnginePool({
+    size: 1,
+    backendPreference: 'wasm',
+    modelCacheBytes: (await weightBytes('shapes-a')) + (await weightBytes('shapes-b')),
+    loadModelFiles: async (id) => {
+      loadsOf[id]!++;
+      const dir = path.join(REPO_ROOT, 'models', id);
+      const modelJson = JSON.parse(await fs.readFile(path.join(dir, 'model.json'), 'utf8')) as { weightsManifest: Array<{ paths: string[] }> };
+      const paths = modelJson.weightsManifest.flatMap((group) => group.paths);
+      return { modelJson, weights: Object.fromEntries(await Promise.all(paths.map(async (p) => [p, new Uint8Array(await fs.readFile(path.join(dir, p)))] as const))) };
+    },
+  });
+  try {
+    const runOn = (id: string) => tight.run(views[id]!, spec({ model: id, objective: { type: 'channel', layer: 'conv2', channel: 1 }, steps: 2 }), { progressEverySteps: 10 }).promise;
+    await runOn('shapes-a');
+    await runOn('shapes-a');
+    assert.deepEqual(loadsOf, { 'shapes-a': 1, 'shapes-b': 0 }, 'cached between its own runs');
+    await runOn('shapes-b');
+    await runOn('shapes-a');
+    assert.deepEqual(loadsOf, { 'shapes-a': 2, 'shapes-b': 1 }, 'shapes-a, with its derived filters, did not fit beside shapes-b');
+  } finally {
+    await tight.close();
+  }
+});

@@ -1,5 +1,6 @@
 /** Backends: choosing one, and making an activation-maximization step cost a forward plus an input gradient. */
 export { useWasmThreadsFor } from './wasm/node-threads.ts';
+export { derivedFilterBytes } from './wasm/derived-filters.ts';
 export { initBackend, autoBackendOrder, DEFAULT_WASM_THREADS_MIN_PIXELS, MAX_WASM_THREADS, type BackendOptions, type BackendPreference, type SelectedBackend } from './select.ts';
 export { installInputOnlyGradients, weightGradientKernelNames, withUnfusedActivations } from './input-only-gradients.ts';
 export { registerWasmGradientKernels, wasmGradientKernelNames } from './wasm/register-gradient-kernels.ts';

@@ -74,3 +74,15 @@ export function derivedFilterCount(backend: unknown): number {
   const cache = derivedBySource.get(backend as object);
   return cache == null ? 0 : [...cache.values()].reduce((count, variants) => count + variants.size, 0);
 }
+
+/**
+ * The bytes of backend memory `backend`'s derived filters take (float32 values): memory a loaded model
+ * costs beyond its weights once it has run a step, which a cache of models counts with it (the
+ * worker's engine thread, MODEL_CACHE_MB). 0 for a backend that holds none.
+ */
+export function derivedFilterBytes(backend: unknown): number {
+  const cache = derivedBySource.get(backend as object);
+  let bytes = 0;
+  if (cache != null) for (const variants of cache.values()) for (const info of variants.values()) bytes += 4 * info.shape.reduce((n, d) => n * d, 1);
+  return bytes;
+}
