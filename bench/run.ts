@@ -72,6 +72,8 @@ const columns: Array<[string, (row: BenchRow) => string]> = [
   ['sweep/jobs', (r) => fixed(2)(r.serviceSweepVsJobsRatio)],
   ['grouped jobs ms', (r) => fixed(0)(r.serviceGroupedJobsMs)],
   ['grouped/jobs', (r) => fixed(2)(r.serviceGroupedVsJobsRatio)],
+  ['engine ms', (r) => fixed(0)(r.serviceEngineMs)],
+  ['engine share', (r) => fixed(2)(r.serviceEngineShare)],
   ['urls', (r) => (r.urls != null ? String(r.urls) : '')],
   ['urls ms', (r) => fixed(1)(r.urlsMs)],
   ['µs/url', (r) => fixed(0)(r.usPerUrl)],

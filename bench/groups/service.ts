@@ -43,6 +43,8 @@ import type { BenchGroup, BenchRow } from './types.ts';
 const SWEEP_UNITS = 10_000;
 /** Units of the sweep-vs-jobs case, as in the engine-level sweep group. */
 const SWEEP_CASE_UNITS = 64;
+/** Sweeps of that size posted at once for the throughput case: several batched runs back to back. */
+const CONCURRENT_SWEEPS = 4;
 /**
  * Clients here wait with long polls (`?wait=`, services/api/src/finish-waiters.ts): each GET answers as
  * soon as its job or sweep has finished, so the times are when a client learns of it, and no polling
@@ -126,6 +128,35 @@ async function timeServiceSweep(baseUrl: string, s: SweepCaseSettings): Promise<
     waitForSuccess(`${baseUrl}/v1/sweeps/${id}?limit=1`).then(() => performance.now() - started),
   ]);
   return { totalMs, firstUnitMs };
+}
+
+/**
+ * `count` sweeps of the same channels posted at once (as a pipeline submits a layer's worth), until every
+ * one reads `succeeded`: the wall time, and the engine time of the batched runs that made them (each
+ * run's leader's metadata: visualize's totalMs), so that the share of the worker's time spent computing
+ * shows what storing and the queue's bookkeeping cost between runs.
+ */
+async function timeConcurrentSweeps(baseUrl: string, storage: { get(key: string): Promise<Uint8Array> }, s: SweepCaseSettings, count: number) {
+  const started = performance.now();
+  const ids = await Promise.all(Array.from({ length: count }, async (_, k) => {
+    const posted = await postJson(`${baseUrl}/v1/sweeps`, { model: s.model, layer: s.layer, channels: { start: 0, end: s.channels }, steps: s.steps, seed: s.seed + k });
+    if (posted.status !== 202) throw new Error(`POST /v1/sweeps answered ${posted.status}: ${JSON.stringify(posted.body)}`);
+    return posted.body.id as string;
+  }));
+  await Promise.all(ids.map((id) => waitForSuccess(`${baseUrl}/v1/sweeps/${id}?limit=1`)));
+  const totalMs = performance.now() - started;
+  let engineMs = 0;
+  let runs = 0;
+  for (const id of ids) {
+    for (let channel = 0; channel < s.channels; channel++) {
+      const jobId = sweepJobId(id, channel);
+      const metadata = JSON.parse(Buffer.from(await storage.get(`jobs/${jobId}/metadata.json`)).toString('utf8')) as { batch?: { leader: string }; timings: { totalMs: number } };
+      if ((metadata.batch?.leader ?? jobId) !== jobId) continue; // made in another unit's run
+      engineMs += metadata.timings.totalMs;
+      runs += 1;
+    }
+  }
+  return { totalMs, engineMs, runs };
 }
 
 /**
@@ -238,6 +269,18 @@ export const serviceGroup: BenchGroup = {
         });
       } catch (error) {
         report({ ...base, variant: `sweep vs one-channel jobs, worker on ${backend}`, model, error: (error as Error).message });
+      }
+      try {
+        const sweeps = await timeConcurrentSweeps(baseUrl, batching.services.storage, settings, CONCURRENT_SWEEPS);
+        const units = CONCURRENT_SWEEPS * settings.channels;
+        console.error(`  ${CONCURRENT_SWEEPS} sweeps of ${settings.channels} units at once: ${sweeps.totalMs.toFixed(0)} ms, engine ${sweeps.engineMs.toFixed(0)} ms (${sweeps.runs} batched runs)`);
+        report({
+          ...base, variant: `${CONCURRENT_SWEEPS} sweeps of ${settings.channels} units posted at once, worker on ${backend}`, model, steps: settings.steps, units,
+          serviceSweepMs: sweeps.totalMs, serviceEngineMs: sweeps.engineMs, serviceEngineShare: sweeps.engineMs / sweeps.totalMs,
+          note: `${sweeps.runs} batched runs; ${(units / (sweeps.totalMs / 1000)).toFixed(0)} units/s; the rest of the wall time: POSTs, claims, storing each run's files, handing units over through BullMQ (≈ 1.5 ms a unit), manifests`,
+        });
+      } catch (error) {
+        report({ ...base, variant: `${CONCURRENT_SWEEPS} sweeps at once, worker on ${backend}`, model, error: (error as Error).message });
       } finally {
         await batching.close();
       }

@@ -68,6 +68,10 @@ export interface BenchRow {
   serviceGroupedJobsMs?: number;
   /** serviceGroupedJobsMs / serviceJobsMs. */
   serviceGroupedVsJobsRatio?: number;
+  /** Several sweeps posted at once: the engine time of their batched runs (each leader's visualize totalMs), summed. */
+  serviceEngineMs?: number;
+  /** serviceEngineMs / serviceSweepMs: the share of the wall time the worker's engine was computing. */
+  serviceEngineShare?: number;
 
   // ---- storage ----
   /** Presigned URLs made, one after another. */
