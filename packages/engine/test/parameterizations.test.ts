@@ -167,6 +167,26 @@ test('the clip range passes gradients through saturated pixels (straight-through
   p.dispose();
 });
 
+test('a parameterisation gives its variables\' gradient in closed form only where render\'s Jacobian is the identity, and then exactly tf.grads\'s', () => {
+  const g = tf.randomNormal([2, 16, 16, 3], 0, 1, 'float32', 9) as tf.Tensor4D;
+  const clipped = parameterizations.pixel({ range: 'clip' }, context({ init: { type: 'noise', std: 2 } })); // many pixels saturated
+  assert.ok(clipped.variableGradients, 'pixel, clip range, no colour map');
+  const [closed] = clipped.variableGradients!(g);
+  const [traced] = tf.grads(() => clipped.render())(clipped.variables, g);
+  assert.deepEqual(Array.from(closed!.dataSync()), Array.from(traced!.dataSync()));
+  tf.dispose([traced!]);
+  clipped.dispose();
+  for (const [name, p] of [
+    ['pixel, sigmoid', parameterizations.pixel({ range: 'sigmoid' }, context())],
+    ['pixel, decorrelated', parameterizations.pixel({ range: 'clip', decorrelate: true }, context())],
+    ['fourier, clip', parameterizations.fourier({ decayPower: 1, range: 'clip' }, context())],
+  ] as const) {
+    assert.equal(p.variableGradients, undefined, name);
+    p.dispose();
+  }
+  g.dispose();
+});
+
 test('the Fourier parameterisation scales low frequencies up: its noise is smoother than pixel noise', () => {
   const roughness = (p: ImageParameterization) => tf.tidy(() => {
     const images = tf.sub(p.render(), 0.5);

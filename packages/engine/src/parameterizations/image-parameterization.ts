@@ -36,6 +36,12 @@ export interface ImageParameterization extends Parameterization {
    * loads its network once per process and encodes an image init).
    */
   ready?(): Promise<void>;
+  /**
+   * The variables' gradient for a gradient `g` with respect to the rendered images — what
+   * `tf.grads(render)(variables, g)` returns — where render's Jacobian is the identity (pixels clipped
+   * with a straight-through gradient, no colour map): `[g]`, without rendering again. Absent elsewhere.
+   */
+  variableGradients?(g: tf.Tensor4D): tf.Tensor[];
 }
 
 export type ParameterizationFactory<Options> = (options: Options, context: ParameterizationContext) => ImageParameterization;
@@ -49,6 +55,8 @@ export interface SpatialMap {
   fromRaw?(raw: tf.Tensor4D): tf.Tensor[];
   /** Frees what the map owns besides its variables (bases, coordinates). */
   dispose?(): void;
+  /** toRaw() is the one variable's values as they are (pixel): its Jacobian is the identity. */
+  identity?: boolean;
 }
 
 /** Assembles a unit's spatial map and the shared colour/range stage, and applies a non-noise init. */
@@ -82,7 +90,16 @@ export function assembleParameterization(spatial: SpatialMap, validRgb: ValidRgb
     dispose();
     throw error;
   }
-  return setImages ? { variables: spatial.variables, render, setImages, dispose } : { variables: spatial.variables, render, dispose };
+  // Identity map and straight-through range: the images' gradient is the variable's, as it is (the
+  // loop skips a second render and its backward pass: measured in bench/README.md, seventh session).
+  const variableGradients = spatial.identity && spatial.variables.length === 1 && validRgb.passesGradientThrough
+    ? (g: tf.Tensor4D): tf.Tensor[] => [g]
+    : undefined;
+  return {
+    variables: spatial.variables, render, dispose,
+    ...(setImages ? { setImages } : {}),
+    ...(variableGradients ? { variableGradients } : {}),
+  };
 }
 
 /** A trainable variable holding `initial`, which it takes over (tf.variable alone would leave it allocated). */

@@ -19,6 +19,7 @@ export const pixel: ParameterizationFactory<PixelOptions> = (options, context) =
       variables: [values],
       toRaw: () => tf.clone(values) as tf.Tensor4D,
       fromRaw: (raw) => [raw],
+      identity: true,
     },
     validRgb,
     context,

@@ -44,6 +44,11 @@ export class ValidRgb {
       : new ColorDecorrelation(resolveColorMatrix(decorrelate));
   }
 
+  /** Whether toRgb's gradient is the identity: the clip range (straight-through) without a colour map. */
+  get passesGradientThrough(): boolean {
+    return this.range === 'clip' && this.decorrelation == null;
+  }
+
   /** Unconstrained values (NHWC, 3 channels) to RGB in [0,1]. */
   toRgb(raw: tf.Tensor4D): tf.Tensor4D {
     return tf.tidy(() => {
