@@ -14,12 +14,13 @@ let svc: ServiceHandle;
 before(async () => { svc = await startService({ worker: true, storage: 's3', config: { progressEverySteps: 2 } }); });
 after(async () => { await svc.stop(); });
 
+/** Until the sweep has finished and its manifest is written (when every unit's result is in; see sweep-batch.test.ts). */
 async function waitForSweep(id: string, timeoutMs = 120_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const res = await svc.http.get(`/v1/sweeps/${id}?limit=1`);
+    const res = await svc.http.get(`/v1/sweeps/${id}?limit=1&wait=5`);
     assert.equal(res.status, 200, JSON.stringify(res.body));
-    if (['succeeded', 'failed', 'canceled'].includes(res.body.status)) return res.body;
+    if (['succeeded', 'failed', 'canceled'].includes(res.body.status) && res.body.manifest != null) return res.body;
     if (Date.now() > deadline) throw new Error(`sweep ${id} still ${res.body.status}`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -95,11 +96,7 @@ describe('a sweep', () => {
     assert.deepEqual(seen, [4, 5, 6, 7, 8, 9, 10, 11]);
 
     // The worker writes the manifest just after the last unit finishes; the view shows it once it is there.
-    let manifestRef = sweep.manifest;
-    for (let i = 0; !manifestRef && i < 100; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      manifestRef = (await svc.http.get(`/v1/sweeps/${created.body.id}?limit=1`)).body.manifest;
-    }
+    const manifestRef = sweep.manifest;
     assert.ok(manifestRef, 'manifest written');
     const manifest = JSON.parse(Buffer.from(await svc.services.storage.get(manifestRef.key)).toString('utf8'));
     assert.equal(manifest.id, created.body.id);

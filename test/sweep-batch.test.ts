@@ -15,11 +15,16 @@ let modelsDir: string;
 before(async () => { modelsDir = await writeFixtureModel(await fs.mkdtemp(path.join(os.tmpdir(), 'fv-models-'))); });
 after(async () => { await fs.rm(modelsDir, { recursive: true, force: true }); });
 
+/**
+ * Until the sweep has finished and its manifest is written: the point a `?wait=` long poll answers at,
+ * by which every unit's result is in. (A sweep reads final once every unit has recorded its end, a
+ * moment before BullMQ stores the last units' results; read then, a page can still show one running.)
+ */
 async function waitForSweep(svc: ServiceHandle, id: string) {
   const deadline = Date.now() + 120_000;
   for (;;) {
-    const res = await svc.http.get(`/v1/sweeps/${id}?limit=100`);
-    if (['succeeded', 'failed', 'canceled'].includes(res.body.status)) return res.body;
+    const res = await svc.http.get(`/v1/sweeps/${id}?limit=100&wait=5`);
+    if (['succeeded', 'failed', 'canceled'].includes(res.body.status) && res.body.manifest != null) return res.body;
     if (Date.now() > deadline) throw new Error(`sweep ${id} still ${res.body.status}`);
     await new Promise((r) => setTimeout(r, 50));
   }
