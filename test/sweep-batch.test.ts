@@ -15,11 +15,7 @@ let modelsDir: string;
 before(async () => { modelsDir = await writeFixtureModel(await fs.mkdtemp(path.join(os.tmpdir(), 'fv-models-'))); });
 after(async () => { await fs.rm(modelsDir, { recursive: true, force: true }); });
 
-/**
- * Until the sweep has finished and its manifest is written: the point a `?wait=` long poll answers at,
- * by which every unit's result is in. (A sweep reads final once every unit has recorded its end, a
- * moment before BullMQ stores the last units' results; read then, a page can still show one running.)
- */
+/** Until the sweep has finished and its manifest is written: the point a `?wait=` long poll answers at. */
 async function waitForSweep(svc: ServiceHandle, id: string) {
   const deadline = Date.now() + 120_000;
   for (;;) {
@@ -74,6 +70,31 @@ describe('SWEEP_BATCH_MAX=1', () => {
     const sweep = await waitForSweep(svc, created.body.id);
     assert.equal(sweep.counts.succeeded, 3);
     for (const job of sweep.jobs) assert.equal((await metadataOf(svc, job)).batch, undefined);
+  });
+});
+
+describe('SWEEP_BATCH_MAX=1, a sweep read the moment its counts are final', () => {
+  let svc: ServiceHandle;
+  before(async () => { svc = await startService({ worker: true, config: { modelsDir, sweepBatchMax: 1 } }); });
+  after(async () => { await svc.stop(); });
+
+  test('shows every unit succeeded with its result (a unit is counted when its result is stored, not before BullMQ has it)', async () => {
+    for (let round = 0; round < 4; round++) {
+      const created = await svc.http.post('/v1/sweeps').send({ model: 'fixture', layer: 'conv1', channels: { start: 0, end: 6 }, steps: 1, image: { size: 16 }, seed: round });
+      assert.equal(created.status, 202);
+      // Redis directly, so the read comes right after the last unit is counted.
+      let sweep = await svc.services.store.getSweep(created.body.id);
+      while (sweep.status !== 'succeeded') {
+        assert.ok(!['failed', 'canceled'].includes(sweep.status), sweep.status);
+        await new Promise((r) => setTimeout(r, 1));
+        sweep = await svc.services.store.getSweep(created.body.id);
+      }
+      const { jobs } = await svc.services.store.sweepJobs(sweep, 10);
+      for (const job of jobs) {
+        assert.equal(job.status, 'succeeded', `round ${round}: ${job.id}`);
+        assert.ok(job.outcome?.metadata.key, `round ${round}: ${job.id} without its result`);
+      }
+    }
   });
 });
 

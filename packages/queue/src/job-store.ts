@@ -72,19 +72,22 @@ const JOB_STATE_COMMAND = 'featurevisJobState';
 type JobStateCommand = (...keysAndId: string[]) => Promise<JobState | 'unknown'>;
 
 /**
- * JobStore.putBatchedOutcome: a batched run's result for one of the jobs it computed, unless that job
- * was canceled meanwhile, and with it the job's final mark and, for a sweep's unit, its counts
- * (succeeded +1, running −1), in one step. KEYS: cancel flag, outcome, final mark, sweep counts (or a
- * key never written, for a job of its own). ARGV: the stored result, its lifetime, whether a sweep's.
+ * JobStore.putResult: a run's result for a job it computed (a batched run's companion, or the
+ * run's own job), unless that job was canceled meanwhile, and with it the job's final mark and, for a
+ * sweep's unit, its counts (succeeded +1, running −1), in one step. KEYS: cancel flag, outcome, final
+ * mark, sweep counts (or a key never written, for a job of its own). ARGV: the stored result, its
+ * lifetime, whether a sweep's. Returns 0 (canceled: nothing stored), 2 (stored and counted) or 1
+ * (stored; the job was final already, nothing counted).
  */
 const PUT_BATCHED_OUTCOME_SCRIPT = `
 if redis.call("EXISTS", KEYS[1]) == 1 then return 0 end
 redis.call("SET", KEYS[2], ARGV[1], "EX", ARGV[2])
-if redis.call("SET", KEYS[3], "succeeded", "EX", ARGV[2], "NX") and ARGV[3] == "1" then
+if not redis.call("SET", KEYS[3], "succeeded", "EX", ARGV[2], "NX") then return 1 end
+if ARGV[3] == "1" then
   redis.call("HINCRBY", KEYS[4], "succeeded", 1)
   redis.call("HINCRBY", KEYS[4], "running", -1)
 end
-return 1
+return 2
 `;
 const PUT_BATCHED_OUTCOME_COMMAND = 'featurevisPutBatchedOutcome';
 type PutBatchedOutcomeCommand = (cancelKey: string, outcomeKey: string, finalKey: string, countsKey: string, stored: string, ttlS: string, ofSweep: string) => Promise<number>;
@@ -103,7 +106,7 @@ const REQUEST_CANCEL_COMMAND = 'featurevisRequestCancel';
 type RequestCancelCommand = (cancelKey: string, outcomeKey: string, ttlS: string) => Promise<number>;
 
 /**
- * A result a batched run stored for a job it computed (JobStore.putBatchedOutcome), with when the run
+ * A result a batched run stored for a job it computed (JobStore.putResult), with when the run
  * started and when this job's files were written: the job is `succeeded` from then on, though it
  * waits in BullMQ until a worker hands the result over.
  */
@@ -487,20 +490,23 @@ export class JobStore {
   }
 
   /**
-   * Leaves a batched job's result for its own job to return, unless the job was canceled meanwhile
-   * (checked and set in one script with the cancel's REQUEST_CANCEL_SCRIPT: a job is canceled first,
-   * and no result is stored, or succeeds first, and the cancel is refused). The job is final from here
-   * on: its final mark is set and, for a sweep's unit, its sweep counts it succeeded, not running — the
-   * hand-over through BullMQ later changes neither. Returns whether it was stored.
+   * Stores a run's result for a job it computed — a batched run's companion, left for the job's own
+   * worker to hand over through BullMQ, or the run's own job, whose processor is about to return it —
+   * unless the job was canceled meanwhile (checked and set in one script with the cancel's
+   * REQUEST_CANCEL_SCRIPT: a job is canceled first, and nothing is stored, or succeeds first, and the
+   * cancel is refused). The job is final from here on: it reads `succeeded` with this result, its final
+   * mark is set and, for a sweep's unit, its sweep counts it succeeded, not running; BullMQ's later
+   * completion changes none of it, so a sweep whose counts are final never shows a unit without its
+   * result. 'counted': stored, marked and counted; 'stored': it was final already (nothing counted);
+   * 'canceled': a cancel came first, nothing stored.
    */
-  async putBatchedOutcome(id: string, outcome: JobOutcome, context: { sweepId?: string | null; startedAt?: number; finishedAt?: number } = {}): Promise<boolean> {
+  putResult(id: string, outcome: JobOutcome, context: { sweepId?: string | null; startedAt?: number; finishedAt?: number } = {}): Promise<'counted' | 'stored' | 'canceled'> {
     const stored: Omit<BatchedResult, 'recorded'> = { outcome, startedAt: context.startedAt ?? null, finishedAt: context.finishedAt ?? Date.now() };
-    const result = await this.script<PutBatchedOutcomeCommand>(PUT_BATCHED_OUTCOME_COMMAND)(
+    return this.script<PutBatchedOutcomeCommand>(PUT_BATCHED_OUTCOME_COMMAND)(
       this.keys.cancel(id), this.keys.batchOutcome(id), this.keys.final(id),
       context.sweepId ? this.keys.sweepCounts(context.sweepId) : this.keys.sweepCounts(''),
       JSON.stringify(stored), String(this.options.retentionS), context.sweepId ? '1' : '0',
-    );
-    return result === 1;
+    ).then((result) => (result === 2 ? 'counted' : result === 1 ? 'stored' : 'canceled'));
   }
 
   /** Whether a batched run has stored `id`'s outcome (a retried leader does not compute it again). */

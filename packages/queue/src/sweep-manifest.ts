@@ -23,8 +23,9 @@ export async function writeSweepManifestIfComplete(store: JobStore, storage: Man
   for (let cursor: string | null = String(sweep.start); cursor !== null;) {
     const page = await store.sweepJobs(sweep, PAGE, cursor);
     for (const job of page.jobs) {
-      // Counts turn final when each unit records its outcome, a moment before BullMQ stores the unit's
-      // result; a unit not yet final here means another completion event will write the manifest.
+      // A succeeded unit is counted with its stored result; a failed or canceled one records its end a
+      // moment before BullMQ moves it: a unit not yet final here means another completion event will
+      // write the manifest.
       if (!isFinished(job.status)) return false;
       const objective = job.data.spec.objective as { channel?: number };
       units.push({

@@ -36,12 +36,15 @@ test('a sweep unit held by a batched run reads running at the leader\'s step, th
 
   // The run stores one unit's result (the claims are still held), then releases both.
   const outcome: JobOutcome = { images: [], snapshots: [], metadata: { key: `jobs/${computed}/metadata.json` }, metrics: { objective: 2.5 } };
-  assert.equal(await store.putBatchedOutcome(computed, outcome, { sweepId: created.id, startedAt: 1000, finishedAt: 2000 }), true);
+  assert.equal(await store.putResult(computed, outcome, { sweepId: created.id, startedAt: 1000, finishedAt: 2000 }), 'counted');
   const stored = await store.get(computed);
   assert.deepEqual({ status: stored.status, outcome: stored.outcome, progress: stored.progress, startedAt: stored.startedAt, finishedAt: stored.finishedAt },
     { status: 'succeeded', outcome, progress: { step: steps, steps, objective: 2.5 }, startedAt: 1000, finishedAt: 2000 });
   assert.deepEqual((await store.getSweep(created.id)).counts, { queued: 0, running: 2, succeeded: 1, failed: 0, canceled: 0 });
   await assert.rejects(store.cancel(computed), /already succeeded/);
+  // Stored again (a retried run): kept, counted once.
+  assert.equal(await store.putResult(computed, outcome, { sweepId: created.id }), 'stored');
+  assert.deepEqual((await store.getSweep(created.id)).counts, { queued: 0, running: 2, succeeded: 1, failed: 0, canceled: 0 });
   await store.releaseClaims([computed, released]);
   const [afterComputed, afterReleased] = await store.getMany([computed, released]);
   assert.equal(afterComputed!.status, 'succeeded');
@@ -56,7 +59,7 @@ test('a sweep unit held by a batched run reads running at the leader\'s step, th
   assert.equal((await store.cancel(released)).status, 'canceled');
   // A canceled job gets no result stored, and its sweep no count for one (the run holding it, or its
   // own worker, counts the cancel).
-  assert.equal(await store.putBatchedOutcome(released, outcome, { sweepId: created.id }), false);
+  assert.equal(await store.putResult(released, outcome, { sweepId: created.id }), 'canceled');
   assert.equal((await store.get(released)).status, 'canceled');
   assert.deepEqual((await store.getSweep(created.id)).counts, { queued: 0, running: 2, succeeded: 1, failed: 0, canceled: 0 });
 });
@@ -72,7 +75,7 @@ test('a compatible job held by a batched run reads running; once its outcome is 
   assert.deepEqual((await store.claimCompatibleJobs(batchKey, 4, leader.id, 60)).map((job) => job.id), [companion.id]);
   assert.equal((await store.get(companion.id)).status, 'running');
   const outcome: JobOutcome = { images: [], snapshots: [], metadata: { key: `jobs/${companion.id}/metadata.json` }, metrics: {} };
-  assert.equal(await store.putBatchedOutcome(companion.id, outcome), true);
+  assert.equal(await store.putResult(companion.id, outcome), 'counted');
   await store.releaseClaims([companion.id]);
   assert.equal((await store.get(companion.id)).status, 'succeeded');
   assert.deepEqual((await store.get(companion.id)).outcome, outcome);

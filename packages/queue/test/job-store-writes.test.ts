@@ -65,7 +65,7 @@ test('a batched run claims a sweep\'s next units in two socket writes, skipping 
   });
   const unit = (channel: number) => sweepJobId(created.id, channel);
   await store.cancel(unit(2));
-  await store.putBatchedOutcome(unit(3), { images: [], snapshots: [], metadata: { key: `jobs/${unit(3)}/metadata.json` }, metrics: {} });
+  await store.putResult(unit(3), { images: [], snapshots: [], metadata: { key: `jobs/${unit(3)}/metadata.json` }, metrics: {} });
   await redis.set(store.keys.batchClaim(unit(4)), 'another-leader');
   const { result, writes } = await socketWritesDuring(redis.stream as Socket, () => store.claimSweepUnits(created.id, 0, 80, 63, unit(0), 60));
   // Channels 1 and 5–66: the three passed over are made up for further on, a second window of three.
@@ -104,7 +104,7 @@ test('a worker taking a job reads its cancel and stored outcome, and takes it ou
   const [plain, computed, canceled] = [await store.add(spec, undefined, spec, { modelHash: 'h' }), await store.add(spec), await store.add(spec)];
   assert.ok(!plain.replayed && plain.record.data.batchKey);
   const outcome = { images: [], snapshots: [], metadata: { key: `jobs/${computed.id}/metadata.json` }, metrics: { objective: 2 } };
-  await store.putBatchedOutcome(computed.id, outcome);
+  await store.putResult(computed.id, outcome);
   await store.cancel(canceled.id);
   const index = store.keys.batchWaiting(plain.record.data.batchKey!);
   assert.deepEqual(await redis.zrange(index, '0', '-1'), [plain.id]);

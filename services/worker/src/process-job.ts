@@ -83,16 +83,18 @@ export function createProcessor(deps: ProcessorDeps) {
     }
     if (taken !== 'run') {
       log.info('result computed in a batched run');
-      // Final already where putBatchedOutcome marked and counted it (a no-op then); a result stored bare,
+      // Final already where putResult marked and counted it (a no-op then); a result stored bare,
       // before results were final when stored, counts here and leaves the running count.
       await finish('succeeded', -1);
       return taken;
     }
     if (sweepId) await store.markSweepRunning(sweepId, 1);
     /**
-     * The sweep's other units this run optimises, counted as running while it does and, for those
-     * whose outcome it stores, until a worker hands that over (then it counts them down).
+     * This unit, and the sweep's other units this run optimises, counted as running while it does,
+     * until the store counts each of them succeeded with its stored result; the rest are counted down
+     * when the run ends.
      */
+    let ownUnitRunning = sweepId ? 1 : 0;
     let companionUnitsRunning = 0;
     const startedAt = Date.now();
     // This job's own claim and those of the companions it claims, renewed while the run goes.
@@ -202,8 +204,9 @@ export function createProcessor(deps: ProcessorDeps) {
         // worker hands the result over through BullMQ later). Canceled while its files were written:
         // they go again, the cancel stands.
         if (item > 0) {
-          if (await store.putBatchedOutcome(unit.id, outcome, { sweepId, startedAt, finishedAt: Date.now() })) {
-            if (sweepId) companionUnitsRunning -= 1; // counted down by the store with it
+          const put = await store.putResult(unit.id, outcome, { sweepId, startedAt, finishedAt: Date.now() });
+          if (put !== 'canceled') {
+            if (sweepId && put === 'counted') companionUnitsRunning -= 1; // counted down by the store with it
             // Long polls of the job answer now, not when BullMQ hands it over.
             store.announceFinished(unit.id).catch((err) => log.warn({ err, jobId: unit.id }, 'finish not announced'));
           } else {
@@ -216,8 +219,16 @@ export function createProcessor(deps: ProcessorDeps) {
       // run's writes took about as long as 5 of its 32 optimisation steps; 8 at a time ≈ 85 ms, 32 ≈ 60.
       const [leaderOutcome] = await pMap(units.entries(), storeUnit, { concurrency: deps.storeConcurrency });
       await store.releaseClaims(claims.slice(1));
+      // Its own result is stored with its final mark, as its companions' are: it reads succeeded with
+      // it (and its sweep counts it) from now, not only once BullMQ has stored the value returned here.
+      const put = await store.putResult(id, leaderOutcome!, { sweepId, startedAt, finishedAt: Date.now() });
+      if (put === 'canceled') {
+        // Canceled while its files were written: they go, the cancel stands (as for its companions).
+        await discardOutcome(storage, leaderOutcome!);
+        throw new EngineRunError('canceled', 'canceled while its results were stored');
+      }
+      if (put === 'counted') ownUnitRunning = 0;
       log.info({ durationMs: finishedAt - startedAt, objective: output.metrics.objective, backend: output.backend, units: units.length }, 'job succeeded');
-      await finish('succeeded');
       return leaderOutcome!;
     } catch (err) {
       // Jobs this run had claimed run on their own when a worker takes them.
@@ -239,7 +250,7 @@ export function createProcessor(deps: ProcessorDeps) {
       running.delete(id);
       stopRenewing();
       await store.releaseClaims([id]).catch((e) => log.warn({ err: e }, 'could not release its own claim'));
-      if (sweepId) await store.markSweepRunning(sweepId, -1 - companionUnitsRunning);
+      if (sweepId && ownUnitRunning + companionUnitsRunning > 0) await store.markSweepRunning(sweepId, -ownUnitRunning - companionUnitsRunning);
     }
   };
 }
