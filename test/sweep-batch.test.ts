@@ -121,4 +121,39 @@ describe('a batched sweep, watched', () => {
     }
     assert.deepEqual(seen.at(-1), { queued: 0, running: 0, succeeded: 8 });
   });
+
+  test('once handed over through BullMQ, its units keep their run\'s times, in their views and in the job metrics', async () => {
+    // The succeeded jobs' duration histogram (count and sum) of this API process.
+    const durations = async () => {
+      const text = (await svc.http.get('/metrics')).text;
+      const read = (what: string) => Number(new RegExp(`featurevis_job_duration_seconds_${what}\\{status="succeeded"\\} ([\\d.e+-]+)`).exec(text)?.[1] ?? 0);
+      return { count: read('count'), sum: read('sum') };
+    };
+    const before = await durations();
+    const created = await svc.http.post('/v1/sweeps').send({ model: 'fixture', layer: 'conv1', channels: { start: 0, end: 8 }, steps: 6, image: { size: 16 } });
+    const sweep = await waitForSweep(svc, created.body.id);
+    assert.equal(sweep.status, 'succeeded');
+    const ids = Array.from({ length: 8 }, (_, channel) => sweepJobId(created.body.id, channel));
+    // Every unit completed in BullMQ (the hand-overs), and observed by the API's job metrics.
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const counts = await svc.services.store.queue.getJobCounts('wait', 'active');
+      if (counts.wait + counts.active === 0 && (await durations()).count >= before.count + 8) break;
+      assert.ok(Date.now() < deadline, 'units not handed over and observed in time');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    let runSeconds = 0;
+    for (const id of ids) {
+      assert.equal(await svc.services.store.jobState(id), 'completed');
+      const view = (await svc.http.get(`/v1/jobs/${id}`)).body;
+      const metadata = await metadataOf(svc, view);
+      // The run's start, not the hand-over's (a later moment for each unit but the leader).
+      assert.equal(view.startedAt, metadata.startedAt, id);
+      assert.ok(Date.parse(view.finishedAt) >= Date.parse(metadata.finishedAt), id);
+      runSeconds += (Date.parse(view.finishedAt) - Date.parse(view.startedAt)) / 1000;
+    }
+    // The duration histogram summed the runs' times (each unit's hand-over takes milliseconds).
+    const sum = (await durations()).sum - before.sum;
+    assert.ok(sum >= 0.99 * runSeconds, `duration sum ${sum} s against the runs' ${runSeconds} s`);
+  });
 });

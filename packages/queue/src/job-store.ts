@@ -76,13 +76,14 @@ type JobStateCommand = (...keysAndId: string[]) => Promise<JobState | 'unknown'>
  * run's own job), unless that job was canceled meanwhile, and with it the job's final mark and, for a
  * sweep's unit, its counts (succeeded +1, running −1), in one step. KEYS: cancel flag, outcome, final
  * mark, sweep counts (or a key never written, for a job of its own). ARGV: the stored result, its
- * lifetime, whether a sweep's. Returns 0 (canceled: nothing stored), 2 (stored and counted) or 1
- * (stored; the job was final already, nothing counted).
+ * lifetime, whether a sweep's, the final mark (`succeeded <startedAt> <finishedAt>`: the run's times,
+ * which outlive BullMQ's hand-over, see runTimesOf). Returns 0 (canceled: nothing stored), 2 (stored
+ * and counted) or 1 (stored; the job was final already, nothing counted).
  */
 const PUT_BATCHED_OUTCOME_SCRIPT = `
 if redis.call("EXISTS", KEYS[1]) == 1 then return 0 end
 redis.call("SET", KEYS[2], ARGV[1], "EX", ARGV[2])
-if not redis.call("SET", KEYS[3], "succeeded", "EX", ARGV[2], "NX") then return 1 end
+if not redis.call("SET", KEYS[3], ARGV[4], "EX", ARGV[2], "NX") then return 1 end
 if ARGV[3] == "1" then
   redis.call("HINCRBY", KEYS[4], "succeeded", 1)
   redis.call("HINCRBY", KEYS[4], "running", -1)
@@ -90,7 +91,22 @@ end
 return 2
 `;
 const PUT_BATCHED_OUTCOME_COMMAND = 'featurevisPutBatchedOutcome';
-type PutBatchedOutcomeCommand = (cancelKey: string, outcomeKey: string, finalKey: string, countsKey: string, stored: string, ttlS: string, ofSweep: string) => Promise<number>;
+type PutBatchedOutcomeCommand = (cancelKey: string, outcomeKey: string, finalKey: string, countsKey: string, stored: string, ttlS: string, ofSweep: string, finalMark: string) => Promise<number>;
+
+/** When the run that made a job's result started, and when the result was stored (ms since the epoch). */
+export interface RunTimes { startedAt: number | null; finishedAt: number }
+
+/**
+ * The run's times in a job's final mark, where its result was stored with them (putResult); null for
+ * any other mark (a bare status: failed, canceled, or a result recorded before the times were kept).
+ * A unit a batched run computed is handed over through BullMQ later, whose processedOn/finishedOn are
+ * then the hand-over's: these are the times of the run that made it.
+ */
+export function runTimesOf(finalMark: string | null | undefined): RunTimes | null {
+  const match = /^succeeded (\d*) (\d+)$/.exec(finalMark ?? '');
+  if (!match) return null;
+  return { startedAt: match[1] ? Number(match[1]) : null, finishedAt: Number(match[2]) };
+}
 
 /**
  * JobStore.cancel's flag, unless a batched run has stored the job's result: the run checks the flag
@@ -272,10 +288,11 @@ export class JobStore {
     // with the hash from before BullMQ stored its result: status succeeded, result null.)
     // Each stage's commands (several per job) go out in one socket write (coalesceWrites).
     this.coalesceWrites();
-    const [states, cancels, claims] = await Promise.all([
+    const [states, cancels, claims, finalMarks] = await Promise.all([
       Promise.all(ids.map((id) => this.jobState(id))),
       ids.length ? this.redis.mget(ids.map((id) => this.keys.cancel(id))) : Promise.resolve([]),
       ids.length ? this.redis.mget(ids.map((id) => this.keys.batchClaim(id))) : Promise.resolve([]),
+      ids.length ? this.redis.mget(ids.map((id) => this.keys.final(id))) : Promise.resolve([]),
     ]);
     this.coalesceWrites();
     const jobs = await Promise.all(ids.map((id) => Job.fromId<QueuedJobData, JobOutcome>(this.queue, id)));
@@ -292,7 +309,7 @@ export class JobStore {
       Promise.all(ids.map((id, i) => (waiting(i) || states[i] === 'active' ? this.batchedResult(id) : null))),
     ]);
     return jobs.flatMap((job, i) => job ? [toRecord(job, states[i]!, cancels[i] != null, {
-      leader: claimedByOther(i) ? leaders.get(claims[i]!) : undefined, computed: computed[i] ?? null,
+      leader: claimedByOther(i) ? leaders.get(claims[i]!) : undefined, computed: computed[i] ?? null, runTimes: runTimesOf(finalMarks[i]),
     })] : []);
   }
 
@@ -506,7 +523,13 @@ export class JobStore {
       this.keys.cancel(id), this.keys.batchOutcome(id), this.keys.final(id),
       context.sweepId ? this.keys.sweepCounts(context.sweepId) : this.keys.sweepCounts(''),
       JSON.stringify(stored), String(this.options.retentionS), context.sweepId ? '1' : '0',
+      `succeeded ${stored.startedAt ?? ''} ${stored.finishedAt}`,
     ).then((result) => (result === 2 ? 'counted' : result === 1 ? 'stored' : 'canceled'));
+  }
+
+  /** The times of the run that made `id`'s result, where it was stored with them (runTimesOf). */
+  async runTimes(id: string): Promise<RunTimes | null> {
+    return runTimesOf(await this.redis.get(this.keys.final(id)));
   }
 
   /** Whether a batched run has stored `id`'s outcome (a retried leader does not compute it again). */
@@ -639,7 +662,7 @@ export class JobStore {
  * sees: a computed job is never run again).
  */
 function toRecord(job: Job<QueuedJobData, JobOutcome>, state: JobState | 'unknown', cancelRequested: boolean,
-  batch: { leader?: Job<QueuedJobData, JobOutcome>; computed?: BatchedResult | null } = {}): JobRecord {
+  batch: { leader?: Job<QueuedJobData, JobOutcome>; computed?: BatchedResult | null; runTimes?: RunTimes | null } = {}): JobRecord {
   const ownStatus = statusFromState(state, job.failedReason, cancelRequested);
   // Computed: waiting in BullMQ, or active there while a worker hands the result over.
   const computed = ownStatus === 'queued' || ownStatus === 'running' ? batch.computed ?? null : null;
@@ -659,8 +682,12 @@ function toRecord(job: Job<QueuedJobData, JobOutcome>, state: JobState | 'unknow
       : { step: progress.step ?? (status === 'succeeded' ? steps : 0), steps: progress.steps ?? steps, objective: runningIn ? null : progress.objective ?? null },
     attempts: job.attemptsMade,
     createdAt: job.data.createdAt ?? job.timestamp,
-    startedAt: computed ? computed.startedAt : runningIn ? runningIn.processedOn ?? null : job.failedReason === CANCELED_BEFORE_START_REASON ? null : job.processedOn ?? null,
-    finishedAt: computed ? computed.finishedAt : status === 'succeeded' || status === 'failed' || (status === 'canceled' && job.finishedOn) ? job.finishedOn ?? null : null,
+    // A succeeded job whose result was stored with its run's times keeps them once BullMQ has it
+    // (for a unit handed over, BullMQ's times are the hand-over's).
+    startedAt: computed ? computed.startedAt : status === 'succeeded' && batch.runTimes ? batch.runTimes.startedAt
+      : runningIn ? runningIn.processedOn ?? null : job.failedReason === CANCELED_BEFORE_START_REASON ? null : job.processedOn ?? null,
+    finishedAt: computed ? computed.finishedAt : status === 'succeeded' && batch.runTimes ? batch.runTimes.finishedAt
+      : status === 'succeeded' || status === 'failed' || (status === 'canceled' && job.finishedOn) ? job.finishedOn ?? null : null,
     outcome: computed ? computed.outcome : status === 'succeeded' ? job.returnvalue ?? null : null,
     error: status === 'failed' ? job.failedReason ?? 'failed' : null,
   };

@@ -17,13 +17,17 @@ export function observeJobEvents(config: Config, store: JobStore, metrics: ApiMe
   // jobs announced meanwhile.
   subscriber.on('error', () => {});
   const observe = async (id: string) => {
-    const job = await store.queue.getJob(id);
-    // Only a job's last attempt sets finishedOn (a failed attempt that will be retried is announced too);
-    // sweeps are announced by their id, which is no job's.
+    const [job, run] = await Promise.all([store.queue.getJob(id), store.runTimes(id)]);
+    // Only a job's last attempt sets finishedOn (a failed attempt that will be retried is announced too;
+    // so is a batched run's unit when its result is stored, before BullMQ has it: observed when it
+    // does); sweeps are announced by their id, which is no job's.
     if (!job?.processedOn || !job.finishedOn) return;
     const status = statusFromState(await store.jobState(id), job.failedReason, false);
     const outcome = job.returnvalue as JobOutcome | undefined;
-    metrics.observeJob({ durationS: (job.finishedOn - job.processedOn) / 1000, stepsPerSecond: outcome?.metrics?.stepsPerSecond as number | undefined, status });
+    // The run's own times where they were kept with its result: a handed-over unit's BullMQ times are
+    // the hand-over's (milliseconds), not its run's.
+    const durationMs = run?.startedAt != null ? run.finishedAt - run.startedAt : job.finishedOn - job.processedOn;
+    metrics.observeJob({ durationS: durationMs / 1000, stepsPerSecond: outcome?.metrics?.stepsPerSecond as number | undefined, status });
   };
   subscriber.on('message', (_channel: string, id: string) => { observe(id).catch(() => {}); });
   subscriber.subscribe(store.keys.finishedChannel).catch(() => {});
