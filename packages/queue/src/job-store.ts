@@ -76,9 +76,9 @@ type JobStateCommand = (...keysAndId: string[]) => Promise<JobState | 'unknown'>
  * run's own job), unless that job was canceled meanwhile, and with it the job's final mark and, for a
  * sweep's unit, its counts (succeeded +1, running −1), in one step. KEYS: cancel flag, outcome, final
  * mark, sweep counts (or a key never written, for a job of its own). ARGV: the stored result, its
- * lifetime, whether a sweep's, the final mark (`succeeded <startedAt> <finishedAt>`: the run's times,
- * which outlive BullMQ's hand-over, see runTimesOf). Returns 0 (canceled: nothing stored), 2 (stored
- * and counted) or 1 (stored; the job was final already, nothing counted).
+ * lifetime, whether a sweep's, the final mark (FinalMark: with the run's times, which outlive BullMQ's
+ * hand-over). Returns 0 (canceled: nothing stored), 2 (stored and counted) or 1 (stored; the job was
+ * final already, nothing counted).
  */
 const PUT_BATCHED_OUTCOME_SCRIPT = `
 if redis.call("EXISTS", KEYS[1]) == 1 then return 0 end
@@ -93,19 +93,31 @@ return 2
 const PUT_BATCHED_OUTCOME_COMMAND = 'featurevisPutBatchedOutcome';
 type PutBatchedOutcomeCommand = (cancelKey: string, outcomeKey: string, finalKey: string, countsKey: string, stored: string, ttlS: string, ofSweep: string, finalMark: string) => Promise<number>;
 
+/**
+ * A job's final mark (keys.final), set once by whoever records its end first: the status, and the
+ * moment and details a client should see from then on, before BullMQ holds the job finished — a
+ * succeeded run's times (a unit a batched run computed is handed over through BullMQ later, whose
+ * processedOn/finishedOn are then the hand-over's), a failure's message. Stored as JSON; a bare
+ * status (marks recorded before details were kept) reads as a mark without them.
+ */
+export interface FinalMark { status: 'succeeded' | 'failed' | 'canceled'; startedAt?: number | null; finishedAt?: number; error?: string }
+
+export function parseFinalMark(raw: string | null | undefined): FinalMark | null {
+  if (raw == null) return null;
+  if (raw === 'succeeded' || raw === 'failed' || raw === 'canceled') return { status: raw };
+  try {
+    return JSON.parse(raw) as FinalMark;
+  } catch {
+    return null;
+  }
+}
+
 /** When the run that made a job's result started, and when the result was stored (ms since the epoch). */
 export interface RunTimes { startedAt: number | null; finishedAt: number }
 
-/**
- * The run's times in a job's final mark, where its result was stored with them (putResult); null for
- * any other mark (a bare status: failed, canceled, or a result recorded before the times were kept).
- * A unit a batched run computed is handed over through BullMQ later, whose processedOn/finishedOn are
- * then the hand-over's: these are the times of the run that made it.
- */
-export function runTimesOf(finalMark: string | null | undefined): RunTimes | null {
-  const match = /^succeeded (\d*) (\d+)$/.exec(finalMark ?? '');
-  if (!match) return null;
-  return { startedAt: match[1] ? Number(match[1]) : null, finishedAt: Number(match[2]) };
+/** A succeeded run's times from its final mark, where its result was stored with them (putResult). */
+export function runTimesOf(mark: FinalMark | null): RunTimes | null {
+  return mark?.status === 'succeeded' && mark.finishedAt != null ? { startedAt: mark.startedAt ?? null, finishedAt: mark.finishedAt } : null;
 }
 
 /**
@@ -143,13 +155,13 @@ function parseBatchedResult(raw: string | null): BatchedResult | null {
 
 /** JobStore.recordFinal for a sweep's unit: the final mark, the status count and the running count at once. */
 const RECORD_FINAL_SCRIPT = `
-if not redis.call("SET", KEYS[1], ARGV[1], "EX", ARGV[2], "NX") then return 0 end
+if not redis.call("SET", KEYS[1], ARGV[4], "EX", ARGV[2], "NX") then return 0 end
 redis.call("HINCRBY", KEYS[2], ARGV[1], 1)
 if tonumber(ARGV[3]) ~= 0 then redis.call("HINCRBY", KEYS[2], "running", ARGV[3]) end
 return 1
 `;
 const RECORD_FINAL_COMMAND = 'featurevisRecordFinal';
-type RecordFinalCommand = (finalKey: string, countsKey: string, status: string, ttlS: string, runningDelta: string) => Promise<number>;
+type RecordFinalCommand = (finalKey: string, countsKey: string, status: string, ttlS: string, runningDelta: string, mark: string) => Promise<number>;
 
 /** Whether a job (or sweep) with this status is done: succeeded, failed or canceled. */
 export function isFinished(status: JobStatus): boolean {
@@ -309,7 +321,7 @@ export class JobStore {
       Promise.all(ids.map((id, i) => (waiting(i) || states[i] === 'active' ? this.batchedResult(id) : null))),
     ]);
     return jobs.flatMap((job, i) => job ? [toRecord(job, states[i]!, cancels[i] != null, {
-      leader: claimedByOther(i) ? leaders.get(claims[i]!) : undefined, computed: computed[i] ?? null, runTimes: runTimesOf(finalMarks[i]),
+      leader: claimedByOther(i) ? leaders.get(claims[i]!) : undefined, computed: computed[i] ?? null, mark: parseFinalMark(finalMarks[i]),
     })] : []);
   }
 
@@ -380,10 +392,12 @@ export class JobStore {
    * handed over: −1), in the same atomic step: a worker that dies between the two can no longer leave
    * the count behind. Returns whether this call was the first.
    */
-  async recordFinal(id: string, sweepId: string | null, status: 'succeeded' | 'failed' | 'canceled', runningDelta = 0): Promise<boolean> {
-    if (!sweepId) return (await this.redis.set(this.keys.final(id), status, 'EX', this.options.retentionS, 'NX')) === 'OK';
+  async recordFinal(id: string, sweepId: string | null, status: 'succeeded' | 'failed' | 'canceled', runningDelta = 0, details: { error?: string } = {}): Promise<boolean> {
+    // The mark carries what the job's view shows until BullMQ holds it finished (toRecord).
+    const mark = JSON.stringify({ status, finishedAt: Date.now(), ...(details.error !== undefined ? { error: details.error } : {}) } satisfies FinalMark);
+    if (!sweepId) return (await this.redis.set(this.keys.final(id), mark, 'EX', this.options.retentionS, 'NX')) === 'OK';
     const first = await this.script<RecordFinalCommand>(RECORD_FINAL_COMMAND)(
-      this.keys.final(id), this.keys.sweepCounts(sweepId), status, String(this.options.retentionS), String(runningDelta));
+      this.keys.final(id), this.keys.sweepCounts(sweepId), status, String(this.options.retentionS), String(runningDelta), mark);
     return first === 1;
   }
 
@@ -523,13 +537,13 @@ export class JobStore {
       this.keys.cancel(id), this.keys.batchOutcome(id), this.keys.final(id),
       context.sweepId ? this.keys.sweepCounts(context.sweepId) : this.keys.sweepCounts(''),
       JSON.stringify(stored), String(this.options.retentionS), context.sweepId ? '1' : '0',
-      `succeeded ${stored.startedAt ?? ''} ${stored.finishedAt}`,
+      JSON.stringify({ status: 'succeeded', startedAt: stored.startedAt, finishedAt: stored.finishedAt ?? Date.now() } satisfies FinalMark),
     ).then((result) => (result === 2 ? 'counted' : result === 1 ? 'stored' : 'canceled'));
   }
 
   /** The times of the run that made `id`'s result, where it was stored with them (runTimesOf). */
   async runTimes(id: string): Promise<RunTimes | null> {
-    return runTimesOf(await this.redis.get(this.keys.final(id)));
+    return runTimesOf(parseFinalMark(await this.redis.get(this.keys.final(id))));
   }
 
   /** Whether a batched run has stored `id`'s outcome (a retried leader does not compute it again). */
@@ -662,12 +676,16 @@ export class JobStore {
  * sees: a computed job is never run again).
  */
 function toRecord(job: Job<QueuedJobData, JobOutcome>, state: JobState | 'unknown', cancelRequested: boolean,
-  batch: { leader?: Job<QueuedJobData, JobOutcome>; computed?: BatchedResult | null; runTimes?: RunTimes | null } = {}): JobRecord {
+  batch: { leader?: Job<QueuedJobData, JobOutcome>; computed?: BatchedResult | null; mark?: FinalMark | null } = {}): JobRecord {
   const ownStatus = statusFromState(state, job.failedReason, cancelRequested);
+  const notFinalInBullMq = ownStatus === 'queued' || ownStatus === 'running';
   // Computed: waiting in BullMQ, or active there while a worker hands the result over.
-  const computed = ownStatus === 'queued' || ownStatus === 'running' ? batch.computed ?? null : null;
-  const runningIn = ownStatus === 'queued' && computed == null ? batch.leader : undefined;
-  const status: JobStatus = computed ? 'succeeded' : runningIn ? 'running' : ownStatus;
+  const computed = notFinalInBullMq ? batch.computed ?? null : null;
+  // Recorded failed or canceled by its worker a moment before BullMQ moves it (its sweep counts it so).
+  const ended = notFinalInBullMq && computed == null && (batch.mark?.status === 'failed' || batch.mark?.status === 'canceled') ? batch.mark : null;
+  const runningIn = ownStatus === 'queued' && computed == null && ended == null ? batch.leader : undefined;
+  const status: JobStatus = computed ? 'succeeded' : ended ? ended.status : runningIn ? 'running' : ownStatus;
+  const runTimes = status === 'succeeded' ? runTimesOf(batch.mark ?? null) : null;
   const reported = (runningIn ?? job).progress;
   const progress = (typeof reported === 'object' && reported ? reported : {}) as Partial<ProgressData>;
   const steps = job.data.spec.steps ?? 0;
@@ -684,11 +702,11 @@ function toRecord(job: Job<QueuedJobData, JobOutcome>, state: JobState | 'unknow
     createdAt: job.data.createdAt ?? job.timestamp,
     // A succeeded job whose result was stored with its run's times keeps them once BullMQ has it
     // (for a unit handed over, BullMQ's times are the hand-over's).
-    startedAt: computed ? computed.startedAt : status === 'succeeded' && batch.runTimes ? batch.runTimes.startedAt
+    startedAt: computed ? computed.startedAt : runTimes ? runTimes.startedAt
       : runningIn ? runningIn.processedOn ?? null : job.failedReason === CANCELED_BEFORE_START_REASON ? null : job.processedOn ?? null,
-    finishedAt: computed ? computed.finishedAt : status === 'succeeded' && batch.runTimes ? batch.runTimes.finishedAt
+    finishedAt: computed ? computed.finishedAt : runTimes ? runTimes.finishedAt : ended ? ended.finishedAt ?? null
       : status === 'succeeded' || status === 'failed' || (status === 'canceled' && job.finishedOn) ? job.finishedOn ?? null : null,
     outcome: computed ? computed.outcome : status === 'succeeded' ? job.returnvalue ?? null : null,
-    error: status === 'failed' ? job.failedReason ?? 'failed' : null,
+    error: status === 'failed' ? (ended ? ended.error : job.failedReason) ?? 'failed' : null,
   };
 }

@@ -108,3 +108,22 @@ test('a handed-over unit\'s final record moves its sweep\'s counts in one step, 
   assert.equal(await store.recordFinal('j-alone', null, 'failed'), true);
   assert.equal(await store.recordFinal('j-alone', null, 'failed'), false);
 });
+
+test('a job its worker has recorded failed or canceled reads so at once, with the failure\'s message, before BullMQ moves it', async () => {
+  const { store } = handle;
+  const created = await store.addSweep({
+    model: 'm', layer: 'conv', start: 0, end: 3, spec: { model: 'm', steps: 3, seed: 1 } as Omit<JobSpec, 'objective'>,
+    manifestKey: (id) => `sweeps/${id}/manifest.json`,
+  });
+  const [failed, canceled, other] = [0, 1, 2].map((channel) => sweepJobId(created.id, channel));
+  await store.markSweepRunning(created.id, 2);
+  assert.equal(await store.recordFinal(failed, created.id, 'failed', 0, { error: 'conv: out of memory' }), true);
+  assert.equal(await store.recordFinal(canceled, created.id, 'canceled'), true);
+  const [f, c, o] = await store.getMany([failed, canceled, other]);
+  assert.deepEqual({ status: f!.status, error: f!.error, finished: typeof f!.finishedAt }, { status: 'failed', error: 'conv: out of memory', finished: 'number' });
+  assert.deepEqual({ status: c!.status, error: c!.error }, { status: 'canceled', error: null });
+  assert.equal(o!.status, 'queued');
+  // The sweep's counts say the same.
+  const counts = (await store.getSweep(created.id)).counts;
+  assert.deepEqual({ failed: counts.failed, canceled: counts.canceled }, { failed: 1, canceled: 1 });
+});

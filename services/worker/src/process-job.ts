@@ -54,9 +54,10 @@ export function createProcessor(deps: ProcessorDeps) {
      * Records the final status; true for the first record (a retried job's second is not counted).
      * `runningDelta`: how a sweep's running count moves with it, in the same atomic step.
      */
-    const finish = async (status: 'succeeded' | 'failed' | 'canceled', runningDelta = 0): Promise<boolean> =>
-      // The sweep's manifest follows from the worker's completion events (worker.ts).
-      store.recordFinal(id, sweepId, status, runningDelta);
+    const finish = async (status: 'succeeded' | 'failed' | 'canceled', runningDelta = 0, details: { error?: string } = {}): Promise<boolean> =>
+      // The sweep's manifest follows from the worker's completion events (worker.ts). A failure's
+      // message goes with the mark: the job shows it at once, as BullMQ's failedReason a moment later.
+      store.recordFinal(id, sweepId, status, runningDelta, details);
 
     // Taken: no batched run may claim it from the index of waiting jobs any more (batch-runs.ts).
     const { cancelRequested, computed } = await store.onTaking(id, job.data);
@@ -240,11 +241,11 @@ export function createProcessor(deps: ProcessorDeps) {
       }
       if (err instanceof EngineRunError && err.kind === 'invalid') {
         log.warn({ err: err.message }, 'job can never succeed; not retried');
-        await finish('failed');
+        await finish('failed', 0, { error: err.message });
         throw new UnrecoverableError(err.message);
       }
       log.error({ err, attempt: job.attemptsMade + 1, of: attempts }, isLastAttempt ? 'job failed' : 'job attempt failed; will retry');
-      if (isLastAttempt) await finish('failed');
+      if (isLastAttempt) await finish('failed', 0, { error: (err as Error).message });
       throw err;
     } finally {
       running.delete(id);
