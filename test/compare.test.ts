@@ -35,6 +35,7 @@ describe('POST /v1/jobs with compare', () => {
     assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
     assert.equal(job.progress.steps, 16, 'one progress bar over both models');
     assert.equal(job.progress.step, 16);
+    assert.ok(job.startedAt && job.finishedAt && Date.parse(job.startedAt) <= Date.parse(job.finishedAt), `${job.startedAt} – ${job.finishedAt}`);
 
     const result = job.result!;
     assert.deepEqual(result.images.map((image) => [image.model, image.key]), [

@@ -115,9 +115,14 @@ export function parseFinalMark(raw: string | null | undefined): FinalMark | null
 /** When the run that made a job's result started, and when the result was stored (ms since the epoch). */
 export interface RunTimes { startedAt: number | null; finishedAt: number }
 
-/** A succeeded run's times from its final mark, where its result was stored with them (putResult). */
+/**
+ * A succeeded run's times from its final mark, where its result was stored with them (putResult, which
+ * knows the run's start); null for a mark that recordFinal set (a `compare` job, a result handed over
+ * from an older worker): BullMQ's own times are the job's there.
+ */
 export function runTimesOf(mark: FinalMark | null): RunTimes | null {
-  return mark?.status === 'succeeded' && mark.finishedAt != null ? { startedAt: mark.startedAt ?? null, finishedAt: mark.finishedAt } : null;
+  return mark?.status === 'succeeded' && typeof mark.startedAt === 'number' && typeof mark.finishedAt === 'number'
+    ? { startedAt: mark.startedAt, finishedAt: mark.finishedAt } : null;
 }
 
 /**
