@@ -3,7 +3,7 @@
  * event that first finds every unit final (in BullMQ, or, for a unit a batched run computed, with its
  * result stored; the API writes none).
  */
-import { isFinished, type JobStore } from './job-store.ts';
+import { isFinished, type JobStore, type SweepRecord } from './job-store.ts';
 
 const PAGE = 500;
 
@@ -12,13 +12,21 @@ export interface ManifestWriter {
   exists(key: string): Promise<boolean>;
 }
 
+/**
+ * Whether a sweep's manifest is in storage: only a finished sweep has one (only complete manifests are
+ * written); the sweep records its writing, and storage is asked only for sweeps from before it did.
+ */
+export async function sweepManifestWritten(sweep: SweepRecord, storage: Pick<ManifestWriter, 'exists'>): Promise<boolean> {
+  return isFinished(sweep.status) && (sweep.manifestWritten || await storage.exists(sweep.manifestKey));
+}
+
 export async function writeSweepManifestIfComplete(store: JobStore, storage: ManifestWriter, sweepId: string, log?: { info(o: object, m: string): void }): Promise<boolean> {
   const sweep = await store.getSweep(sweepId);
   if (sweep.counts.queued + sweep.counts.running > 0) return false;
   // Only complete manifests are written, so one that exists is final: the completion events of a last
   // batch's other units (handed over after it was written) need not read the whole sweep again, nor
   // ask storage (a HEAD each, on S3) where the sweep records it.
-  if (sweep.manifestWritten || await storage.exists(sweep.manifestKey)) return false;
+  if (await sweepManifestWritten(sweep, storage)) return false;
   const units = [];
   for (let cursor: string | null = String(sweep.start); cursor !== null;) {
     const page = await store.sweepJobs(sweep, PAGE, cursor);

@@ -1,6 +1,6 @@
 /** From the store's records to the public views, with URLs the client can fetch. */
 import type { JobView, SweepView } from '@featurevis/contracts';
-import { isFinished, type JobRecord, type StoredImage, type SweepRecord } from '@featurevis/queue';
+import { sweepManifestWritten, type JobRecord, type StoredImage, type SweepRecord } from '@featurevis/queue';
 import type { Storage } from '@featurevis/storage';
 
 const iso = (ms: number | null) => (ms == null ? null : new Date(ms).toISOString());
@@ -37,7 +37,7 @@ export async function jobView(record: JobRecord, storage: Storage): Promise<JobV
   };
 }
 
-/** `manifestWritten`: whether the sweep's manifest exists, where the caller has just checked (else checked here). */
+/** `manifestWritten`: whether the sweep's manifest exists, where the caller has just checked (else sweepManifestWritten). */
 export async function sweepView(sweep: SweepRecord, page: { jobs: JobRecord[]; nextCursor: string | null }, storage: Storage, manifestWritten?: boolean): Promise<SweepView> {
   return {
     id: sweep.id,
@@ -49,7 +49,7 @@ export async function sweepView(sweep: SweepRecord, page: { jobs: JobRecord[]; n
     counts: sweep.counts,
     createdAt: iso(sweep.createdAt)!,
     // Written by the worker just after the last unit finishes: shown once it is there.
-    manifest: (manifestWritten ?? (isFinished(sweep.status) && await storage.exists(sweep.manifestKey)))
+    manifest: (manifestWritten ?? await sweepManifestWritten(sweep, storage))
       ? { key: sweep.manifestKey, url: await storage.url(sweep.manifestKey) }
       : null,
     jobs: await Promise.all(page.jobs.map((j) => jobView(j, storage))),

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { SweepQuery, SweepRequest, SweepView } from '@featurevis/contracts';
-import { isFinished } from '@featurevis/queue';
+import { sweepManifestWritten } from '@featurevis/queue';
 import { ApiError } from '../problems.ts';
 import { checkLayer, checkReferenceSets, resolveSettings } from '../resolve-spec.ts';
 import { sweepView } from '../views.ts';
@@ -55,7 +55,7 @@ export const sweepRoutes: FastifyPluginAsync = async (app) => {
     // Finished once every unit is and the worker has written the manifest (just after the last unit).
     const { sweep, manifestWritten } = await app.finishWaiters.readUntilFinished(id, q.wait ?? 0, async () => {
       const read = await app.store.getSweep(id);
-      return { sweep: read, manifestWritten: isFinished(read.status) && (read.manifestWritten || await app.storage.exists(read.manifestKey)) };
+      return { sweep: read, manifestWritten: await sweepManifestWritten(read, app.storage) };
     }, (read) => read.manifestWritten);
     const page = await app.store.sweepJobs(sweep, Math.min(q.limit ?? 100, app.config.maxListLimit), q.cursor);
     return sweepView(sweep, page, app.storage, manifestWritten);
