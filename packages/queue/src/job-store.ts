@@ -453,25 +453,17 @@ export class JobStore {
     while (claimed.length < max) {
       const ids = await this.redis.zrange(index, 0, String(max - claimed.length + 7));
       if (ids.length === 0) break;
-      this.coalesceWrites();
-      const [states, cancels, computed] = await Promise.all([
-        Promise.all(ids.map((id) => this.jobState(id))),
-        this.redis.mget(ids.map((id) => this.keys.cancel(id))),
-        Promise.all(ids.map((id) => this.hasBatchedOutcome(id))),
-      ]);
+      const flags = await this.claimFlags(ids);
       // The jobs this run will try (as many as it still needs), and the entries of jobs no run can take
       // any more (taken, canceled, computed; the leader's own: its worker removes it on taking it, and
       // were it left this loop would read it again forever); eligible ones beyond the need stay indexed.
-      const eligible = (i: number) => ids[i] !== leaderId && states[i] === 'waiting' && cancels[i] == null && !computed[i];
+      const eligible = (i: number) => ids[i] !== leaderId && flags[i]!.waiting && !flags[i]!.canceled && !flags[i]!.computed;
       const wanted = ids.filter((_, i) => eligible(i)).slice(0, max - claimed.length);
       const dropped = ids.filter((_, i) => !eligible(i));
       // Whoever removes an entry considers the job; a job another worker took is skipped by its claim.
       this.coalesceWrites();
       const removed = await Promise.all([...wanted, ...dropped].map((id) => this.redis.zrem(index, id)));
-      const free = wanted.filter((_, i) => removed[i] === 1);
-      this.coalesceWrites();
-      const sets = await Promise.all(free.map((id) => this.redis.set(this.keys.batchClaim(id), leaderId, 'EX', ttlS, 'NX')));
-      const held = free.filter((_, i) => sets[i] === 'OK');
+      const held = await this.setClaims(wanted.filter((_, i) => removed[i] === 1), leaderId, ttlS);
       this.coalesceWrites();
       const jobs = await Promise.all(held.map((id) => Job.fromId<QueuedJobData, JobOutcome>(this.queue, id)));
       const gone = held.filter((_, i) => !jobs[i]);
@@ -498,19 +490,31 @@ export class JobStore {
       const to = Math.min(end, from + (max - claimed.length));
       const units = Array.from({ length: to - from }, (_, i) => ({ id: sweepJobId(sweepId, from + i), channel: from + i }));
       from = to;
-      this.coalesceWrites();
-      const [states, cancels, holders, computed] = await Promise.all([
-        Promise.all(units.map(({ id }) => this.jobState(id))),
-        this.redis.mget(units.map(({ id }) => this.keys.cancel(id))),
-        this.redis.mget(units.map(({ id }) => this.keys.batchClaim(id))),
-        Promise.all(units.map(({ id }) => this.hasBatchedOutcome(id))),
-      ]);
-      const free = units.filter((_, i) => states[i] === 'waiting' && cancels[i] == null && holders[i] == null && !computed[i]);
-      this.coalesceWrites();
-      const sets = await Promise.all(free.map(({ id }) => this.redis.set(this.keys.batchClaim(id), leaderId, 'EX', ttlS, 'NX')));
-      claimed.push(...free.filter((_, i) => sets[i] === 'OK'));
+      const flags = await this.claimFlags(units.map(({ id }) => id));
+      const free = units.filter((_, i) => flags[i]!.waiting && !flags[i]!.canceled && !flags[i]!.held && !flags[i]!.computed);
+      const held = new Set(await this.setClaims(free.map(({ id }) => id), leaderId, ttlS));
+      claimed.push(...free.filter(({ id }) => held.has(id)));
     }
     return claimed;
+  }
+
+  /** What decides whether a batched run may claim these jobs, read in one round trip (one socket write). */
+  private async claimFlags(ids: string[]): Promise<Array<{ waiting: boolean; canceled: boolean; held: boolean; computed: boolean }>> {
+    this.coalesceWrites();
+    const [states, cancels, holders, computed] = await Promise.all([
+      Promise.all(ids.map((id) => this.jobState(id))),
+      this.redis.mget(ids.map((id) => this.keys.cancel(id))),
+      this.redis.mget(ids.map((id) => this.keys.batchClaim(id))),
+      Promise.all(ids.map((id) => this.hasBatchedOutcome(id))),
+    ]);
+    return ids.map((_, i) => ({ waiting: states[i] === 'waiting', canceled: cancels[i] != null, held: holders[i] != null, computed: computed[i]! }));
+  }
+
+  /** Claims these jobs for `leaderId`'s run where nobody holds them (SET NX, one socket write); returns those it got. */
+  private async setClaims(ids: string[], leaderId: string, ttlS: number): Promise<string[]> {
+    this.coalesceWrites();
+    const sets = await Promise.all(ids.map((id) => this.redis.set(this.keys.batchClaim(id), leaderId, 'EX', ttlS, 'NX')));
+    return ids.filter((_, i) => sets[i] === 'OK');
   }
 
   async renewClaims(ids: string[], ttlS: number): Promise<void> {
