@@ -84,14 +84,13 @@ export function renewWhileRunning(store: JobStore, ids: string[]): () => void {
 }
 
 /**
- * What the worker BullMQ handed job `id` to does with it: return the outcome a batched run left for
- * it, stop because it was canceled while a batched run held it, or run it here (`'run'`: its own
- * claim is set, so no leader takes it from now on). Waits while another worker's batched run holds it.
+ * What the worker BullMQ handed job `id` to does with it, once it has read that no outcome is stored for
+ * it yet (JobStore.onTaking): stop because it was canceled while a batched run held it, return the
+ * outcome that run leaves for it, or run it here (`'run'`: its own claim is set, so no leader takes it
+ * from now on). Waits while another worker's batched run holds it.
  */
 export async function takeJob(store: JobStore, id: string, canceled: () => Promise<boolean>): Promise<JobOutcome | 'canceled' | 'run'> {
   for (;;) {
-    const outcome = await store.batchedOutcome(id);
-    if (outcome) return outcome;
     if ((await store.claimOwn(id, CLAIM_TTL_S)) === id) {
       // A leader stores the outcome before it releases its claim: look once more now that ours is set.
       const late = await store.batchedOutcome(id);
@@ -101,6 +100,8 @@ export async function takeJob(store: JobStore, id: string, canceled: () => Promi
     }
     if (await canceled()) return 'canceled';
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    const outcome = await store.batchedOutcome(id);
+    if (outcome) return outcome;
   }
 }
 

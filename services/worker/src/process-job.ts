@@ -75,7 +75,8 @@ export function createProcessor(deps: ProcessorDeps) {
       log.info('result computed in a batched run');
       return computed.outcome;
     }
-    // Else run here, or wait for the run holding it (or hand over a result stored bare, below).
+    // Else run here, or wait for the run holding it (or hand over a result stored bare, below); onTaking
+    // has read that none is stored yet, which takeJob does not read again.
     const taken = computed?.outcome ?? await takeJob(store, id, () => store.isCancelRequested(id));
     if (taken === 'canceled') {
       log.info('canceled while a batched run held it');
