@@ -230,6 +230,12 @@ describe('Dockerfile.gpu (worker)', () => {
     assert.equal(args.TFJS_NODE_GPU_VERSION, tfjsCore.version);
   });
 
+  it('gives the install stage Node\'s headers, so npm ci builds the AVX-512 convolution addon without downloading them', () => {
+    const install = stages.find((stage) => /npm ci/.test(runs([stage])))!;
+    assert.ok(install.instructions.some((i) => i.keyword === 'COPY' && /--from=node \/usr\/local\/include\/node\s/.test(i.args)), 'COPY of /usr/local/include/node');
+    assert.match(runs([install]), /apt-get install[^\n]*\bg\+\+/);
+  });
+
   it('runs the worker as a non-root user', () => {
     const stage = finalStage(stages);
     assert.ok(!isRoot(lastOf(stage, 'USER')), `USER ${lastOf(stage, 'USER')}`);
@@ -254,6 +260,8 @@ describe('.dockerignore', () => {
 
   it('keeps host installs out of the build context but the lockfile and bundled models in', () => {
     assert.ok(patterns.includes('**/node_modules'));
+    // The host's build of the addon is for the host's Node: the image builds its own.
+    assert.ok(patterns.includes('packages/native-conv/build'));
     for (const needed of ['models', 'package-lock.json', 'package.json', 'packages', 'services']) {
       assert.ok(!patterns.some((pattern) => pattern === needed || pattern === `${needed}/`), `${needed} must reach the build`);
     }

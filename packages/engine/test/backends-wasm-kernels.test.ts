@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 // Importing tfjs-layers registers tfjs-core's op gradients, as the engine's model loading does.
 import '@tensorflow/tfjs-layers';
-import { initBackend, wasmGradientKernelNames } from '@featurevis/engine/backends';
+import { initBackend, nativeConvActive, nativeConvUnavailableReason, registerNativeConvKernels, wasmGradientKernelNames } from '@featurevis/engine/backends';
 import { useMaxPoolGradPath, type MaxPoolGradPath } from '../src/backends/wasm/max-pool-grad.ts';
 import { planSubPixelConvolution } from '../src/backends/wasm/sub-pixel-convolution.ts';
 import { derivedFilterBytes, derivedFilterCount } from '../src/backends/wasm/derived-filters.ts';
@@ -15,27 +15,11 @@ import { scattersDepthwiseGradient } from '../src/backends/wasm/depthwise-conv2d
 import { FusedAdamOptimizer } from '../src/optimizers/adam.ts';
 import { convolutionChannelsFromInput } from '../src/models/channelsFromInput.ts';
 import { ITEM_CHANNEL_CONV_KERNEL } from '../src/backends/wasm/item-channel-conv.ts';
+import { assertClose, randomValues, runOn } from './helpers/kernel-comparison.ts';
 
 type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
 
-/** Runs a kernel by name on a backend with plain arrays in and out, so both backends see identical data. */
-async function runOn(backend: string, kernelName: string, inputs: Record<string, { values: Float32Array; shape: number[] }>, attrs: object) {
-  await tf.setBackend(backend);
-  return tf.tidy(() => {
-    const tensors = Object.fromEntries(Object.entries(inputs).map(([name, t]) => [name, tf.tensor(t.values, t.shape)]));
-    const out = tf.engine().runKernel(kernelName, tensors, attrs as tf.NamedAttrMap) as tf.Tensor;
-    return { values: out.dataSync() as Float32Array, shape: out.shape };
-  });
-}
 
-/** Deterministic pseudo-random values in [-1, 1) (a linear congruential generator; no test flakiness). */
-function randomValues(size: number, seed: number): Float32Array {
-  let state = seed >>> 0;
-  return Float32Array.from({ length: size }, () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 2 ** 31 - 1;
-  });
-}
 
 /** A [h, w, c, m] filter with dilation − 1 zeros between taps: a dilated convolution without dilation. */
 function dilateFilter(filter: { values: Float32Array; shape: number[] }, dilation: number | [number, number]) {
@@ -52,17 +36,6 @@ function dilateFilter(filter: { values: Float32Array; shape: number[] }, dilatio
   return { values, shape };
 }
 
-function assertClose(actual: Float32Array, expected: Float32Array, label: string) {
-  assert.equal(actual.length, expected.length, `${label}: sizes differ`);
-  let maxError = 0;
-  let maxMagnitude = 0;
-  for (let i = 0; i < actual.length; i++) {
-    maxError = Math.max(maxError, Math.abs(actual[i] - expected[i]));
-    maxMagnitude = Math.max(maxMagnitude, Math.abs(expected[i]));
-  }
-  assert.ok(maxMagnitude > 0, `${label}: reference is all zeros`);
-  assert.ok(maxError <= 1e-4 * Math.max(1, maxMagnitude), `${label}: max |wasm − cpu| = ${maxError} (max |cpu| = ${maxMagnitude})`);
-}
 
 before(async () => {
   await initBackend('cpu');
@@ -98,14 +71,30 @@ const convCases: Array<{ inputHw: [number, number]; filterHw: [number, number]; 
   { inputHw: [7, 9], filterHw: [3, 3], stride: 2, pad: [[0, 0], [1, 1], [0, 2], [0, 0]] },
 ];
 
-for (const [index, c] of convCases.entries()) {
-  test(`Conv2DBackpropInput on WASM equals CPU: input ${c.inputHw}, filter ${c.filterHw}, stride ${c.stride}, pad ${JSON.stringify(c.pad)}, channels ${c.channels ?? [3, 5]}`, async () => {
+/**
+ * Runs `body` with XNNPACK's convolutions (the AVX-512 addon's unregistered where initBackend
+ * registered it: native-conv.ts), then puts the addon's back.
+ */
+async function withXnnpackConvolutions<T>(body: () => Promise<T> | T): Promise<T> {
+  if (!nativeConvActive()) return body();
+  registerNativeConvKernels(1)();
+  try {
+    return await body();
+  } finally {
+    registerNativeConvKernels(1);
+  }
+}
+
+// Each case with XNNPACK's forward convolutions and, where the AVX-512 addon runs on this machine, with
+// its (the planner's choice of formulation follows each one's cost: checked for XNNPACK's).
+for (const [index, c] of convCases.entries()) for (const convolutions of ['XNNPACK', 'AVX-512'] as const) {
+  test(`Conv2DBackpropInput on WASM (${convolutions} convolutions) equals CPU: input ${c.inputHw}, filter ${c.filterHw}, stride ${c.stride}, pad ${JSON.stringify(c.pad)}, channels ${c.channels ?? [3, 5]}`, { skip: convolutions === 'AVX-512' && (nativeConvUnavailableReason() ?? false) }, () => (convolutions === 'XNNPACK' ? withXnnpackConvolutions : (f: () => Promise<void>) => f())(async () => {
     const [inChannels, outChannels] = c.channels ?? [3, 5];
     const batch = 2;
     const inputShape = [batch, ...c.inputHw, inChannels];
     const filterShape = [...c.filterHw, inChannels, outChannels];
     const convInfo = tf.backend_util.computeConv2DInfo(inputShape as [number, number, number, number], filterShape as [number, number, number, number], c.stride, 1, c.pad);
-    if (c.subPixel != null) assert.equal(planSubPixelConvolution(convInfo) != null, c.subPixel, 'formulation chosen');
+    if (c.subPixel != null && convolutions === 'XNNPACK') assert.equal(planSubPixelConvolution(convInfo) != null, c.subPixel, 'formulation chosen');
     const dyShape = convInfo.outShape;
     const inputs = {
       dy: { values: randomValues(dyShape.reduce((a, b) => a * b), 11 + index), shape: dyShape },
@@ -116,7 +105,7 @@ for (const [index, c] of convCases.entries()) {
     const actual = await runOn('wasm', tf.Conv2DBackpropInput, inputs, attrs);
     assert.deepEqual(actual.shape, inputShape);
     assertClose(actual.values, expected.values, 'dx');
-  });
+  }));
 }
 
 /**
@@ -451,7 +440,7 @@ test('the Mean gradient on WASM runs no Multiply and no Fill', async () => {
   assert.ok(!kernels.includes('Multiply') && !kernels.includes('Fill'), `kernels: ${kernels.join(' ')}`);
 });
 
-test('input-gradient kernels keep one derived filter per weight and variant, freed with the weight', async () => {
+test('input-gradient kernels keep one derived filter per weight and variant, freed with the weight', () => withXnnpackConvolutions(async () => {
   await tf.setBackend('wasm');
   const backend = tf.backend() as tf.KernelBackend & { numDataIds(): number };
   const countBefore = derivedFilterCount(backend);
@@ -480,7 +469,7 @@ test('input-gradient kernels keep one derived filter per weight and variant, fre
   assert.equal(derivedFilterBytes(backend), bytesBefore);
   assert.equal(backend.numDataIds(), dataIdsBefore, 'backend memory not freed');
   assert.equal(tf.memory().numTensors, tensorsBefore);
-});
+}));
 
 test('the engine\'s Adam runs one FeaturevisAdam kernel a variable on WASM and equals tf.train.adam bit for bit, step after step', async () => {
   const sizes = [[4, 5, 5, 3], [7], [2, 3]]; // 300, 7 and 6 values: SIMD body and scalar tails

@@ -11,11 +11,15 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
+import { nativeConvUnavailableReason } from '@featurevis/engine/backends';
 import { skipWithoutShapesA } from './helpers/shapes-a.ts';
 
 const script = fileURLToPath(new URL('./helpers/threaded-run.ts', import.meta.url));
 
-interface ChildReport { threads: number; threadsFromPixels: number | null; duringSmallRun: number; afterSmallRun: number; pngSha256: string[] }
+interface ChildReport {
+  threads: number; threadsFromPixels: number | null; nativeConv: { active: boolean; xnnpackThreads?: number } | null;
+  duringSmallRun: number; afterSmallRun: number; pngSha256: string[];
+}
 
 function runWithThreads(threads: number, env: Record<string, string> = {}): ChildReport {
   const child = spawnSync(process.execPath, ['--import', 'tsx', script], {
@@ -30,9 +34,12 @@ function runWithThreads(threads: number, env: Record<string, string> = {}): Chil
   return JSON.parse(lines[lines.length - 1]!) as ChildReport;
 }
 
+const xnnpack = { NATIVE_CONV: '0' };
+
 test('WASM runs on two threads in Node, switches them off for small runs, gives the same PNG bytes as one thread, and exits by itself', { skip: skipWithoutShapesA }, () => {
-  const single = runWithThreads(1);
-  const threaded = runWithThreads(2);
+  const single = runWithThreads(1, xnnpack);
+  const threaded = runWithThreads(2, xnnpack);
+  assert.equal(threaded.nativeConv?.active, false);
   assert.equal(single.threads, 1);
   assert.equal(single.threadsFromPixels, null, 'nothing to switch on one thread');
   assert.equal(threaded.threads, 2, 'the threaded build did not start two threads');
@@ -44,9 +51,20 @@ test('WASM runs on two threads in Node, switches them off for small runs, gives 
 });
 
 test('where the threaded build fails to load, WASM starts on one thread and runs as before', { skip: skipWithoutShapesA }, () => {
-  const single = runWithThreads(1);
-  const fallen = runWithThreads(2, { BREAK_THREADED_BUILD: '1' });
+  const single = runWithThreads(1, xnnpack);
+  const fallen = runWithThreads(2, { ...xnnpack, BREAK_THREADED_BUILD: '1' });
   assert.equal(fallen.threads, 1);
   assert.equal(fallen.threadsFromPixels, null);
   assert.deepEqual(fallen.pngSha256, single.pngSha256);
+});
+
+test('with the AVX-512 addon, convolutions run on its two threads, XNNPACK on one, with the same PNG bytes as one thread', { skip: skipWithoutShapesA || (nativeConvUnavailableReason() ?? false) }, () => {
+  const single = runWithThreads(1);
+  const threaded = runWithThreads(2);
+  assert.deepEqual(threaded.nativeConv, { active: true, xnnpackThreads: 1 });
+  assert.equal(threaded.threads, 2);
+  assert.equal(threaded.threadsFromPixels, null, 'XNNPACK runs one thread: nothing to switch');
+  assert.equal(threaded.pngSha256.length, 5);
+  // The addon computes each output the same way however the rows are shared out.
+  assert.deepEqual(threaded.pngSha256, single.pngSha256);
 });

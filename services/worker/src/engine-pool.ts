@@ -9,7 +9,7 @@ import os from 'node:os';
 import type { ModelView } from '@featurevis/contracts';
 import type { ImageScore, StepProgress, VisualizationOutput } from '@featurevis/engine';
 import type { ReferenceImageSet } from '@featurevis/engine/datasets';
-import type { ThreadRequest, ThreadResponse } from './engine-protocol.ts';
+import type { NativeConvStatus, ThreadRequest, ThreadResponse } from './engine-protocol.ts';
 
 export class EngineRunError extends Error {
   constructor(readonly kind: 'canceled' | 'invalid' | 'error', message: string, readonly field?: string) {
@@ -53,6 +53,8 @@ export class EnginePool {
     wasmThreads?: number;
     /** Runs with fewer image pixels a step than this use one WASM thread (the engine's default when absent). */
     wasmThreadsMinPixels?: number;
+    /** WASM: convolutions in the AVX-512 addon where available (the engine's default, true, when absent). */
+    nativeConv?: boolean;
     /** The uploaded reference sets a spec names, at its image size (reference-sets.ts); none without. */
     loadReferenceSets?: (spec: unknown, sizePx: number) => Promise<ReferenceImageSet[]>;
   }) {
@@ -60,7 +62,7 @@ export class EnginePool {
   }
 
   private spawn(): Slot {
-    const thread = spawnThread({ backendPreference: this.options.backendPreference, modelCacheBytes: this.options.modelCacheBytes, wasmThreads: this.wasmThreads(), wasmThreadsMinPixels: this.options.wasmThreadsMinPixels });
+    const thread = spawnThread({ backendPreference: this.options.backendPreference, modelCacheBytes: this.options.modelCacheBytes, wasmThreads: this.wasmThreads(), wasmThreadsMinPixels: this.options.wasmThreadsMinPixels, nativeConv: this.options.nativeConv });
     const slot: Slot = { thread, busy: false, runs: new Map() };
     thread.on('message', (m: ThreadResponse) => this.onMessage(slot, m));
     const fail = (err: Error) => {
@@ -112,7 +114,7 @@ export class EnginePool {
   }
 
   /** Which backend the threads run (they all choose the same way), and on WASM its thread count. */
-  backend(): Promise<{ name: string; package: string; threads?: number }> {
+  backend(): Promise<{ name: string; package: string; threads?: number; nativeConv?: NativeConvStatus }> {
     const thread = this.slots[0]!.thread;
     return new Promise((resolve) => {
       const onMessage = (m: ThreadResponse) => { if (m.type === 'backend') { thread.off('message', onMessage); resolve(m); } };

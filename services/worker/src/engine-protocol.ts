@@ -17,4 +17,7 @@ export type ThreadResponse =
   | { type: 'done'; runId: string; output: VisualizationOutput; leakedTensors: number }
   | { type: 'scored'; runId: string; scores: ImageScore[][] }
   | { type: 'failed'; runId: string; kind: 'canceled' | 'invalid' | 'error'; message: string; field?: string; stack?: string }
-  | { type: 'backend'; name: string; package: string; threads?: number };
+  | { type: 'backend'; name: string; package: string; threads?: number; nativeConv?: NativeConvStatus };
+
+/** WASM: whether convolutions run in the AVX-512 addon, and where not, why (engine SelectedBackend.nativeConv). */
+export type NativeConvStatus = { active: true; xnnpackThreads: number } | { active: false; reason: string };

@@ -13,9 +13,11 @@ import { provideReferenceSets } from '@featurevis/engine/datasets';
 import type { ModelView } from '@featurevis/contracts';
 import type { ThreadRequest, ThreadResponse } from './engine-protocol.ts';
 
-const { backendPreference, modelCacheBytes, wasmThreads, wasmThreadsMinPixels } = workerData as { backendPreference: string; modelCacheBytes: number; wasmThreads: number; wasmThreadsMinPixels?: number };
+const { backendPreference, modelCacheBytes, wasmThreads, wasmThreadsMinPixels, nativeConv } = workerData as {
+  backendPreference: string; modelCacheBytes: number; wasmThreads: number; wasmThreadsMinPixels?: number; nativeConv?: boolean;
+};
 const port = parentPort!;
-const ready = initBackend(backendPreference as Parameters<typeof initBackend>[0], { wasmThreads, wasmThreadsMinPixels });
+const ready = initBackend(backendPreference as Parameters<typeof initBackend>[0], { wasmThreads, wasmThreadsMinPixels, nativeConv });
 
 /**
  * `bytes`: what the model costs the backend: its weights, plus, once it has run, the filters the WASM
@@ -113,5 +115,5 @@ port.on('message', (message: ThreadRequest) => {
   if (message.type === 'run') void run(message);
   else if (message.type === 'score') void score(message);
   else if (message.type === 'model-files') pendingFiles.get(message.runId)?.(message), pendingFiles.delete(message.runId);
-  else if (message.type === 'backend') void ready.then((b) => send({ type: 'backend', name: b.name, package: b.package, ...(b.threads ? { threads: b.threads } : {}) }), (err) => send({ type: 'backend', name: 'none', package: String(err) }));
+  else if (message.type === 'backend') void ready.then((b) => send({ type: 'backend', name: b.name, package: b.package, ...(b.threads ? { threads: b.threads } : {}), ...(b.nativeConv ? { nativeConv: b.nativeConv } : {}) }), (err) => send({ type: 'backend', name: 'none', package: String(err) }));
 });

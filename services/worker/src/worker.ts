@@ -10,6 +10,7 @@ import type { EngineSettingsRequest } from '@featurevis/contracts';
 import { createRedis, QUEUE_NAME, writeSweepManifestIfComplete, type JobOutcome, type JobStore, type QueuedJobData } from '@featurevis/queue';
 import type { Storage } from '@featurevis/storage';
 import { EnginePool } from './engine-pool.ts';
+import type { NativeConvStatus } from './engine-protocol.ts';
 import { createProcessor, type WorkerStats } from './process-job.ts';
 import { ReferenceSetLoader } from './reference-sets.ts';
 
@@ -24,7 +25,7 @@ export interface WorkerDeps {
 export interface RunningWorker {
   worker: Worker<QueuedJobData, JobOutcome>;
   engine: EnginePool;
-  backend: { name: string; package: string; threads?: number };
+  backend: { name: string; package: string; threads?: number; nativeConv?: NativeConvStatus };
   /** Engine runs started (a batched run counts once) and tensors the engine left behind, since start. */
   stats: WorkerStats;
   close(): Promise<void>;
@@ -38,6 +39,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     backendPreference: config.tfjsBackend,
     wasmThreads: config.wasmThreads,
     wasmThreadsMinPixels: config.wasmThreadsMinPixels,
+    nativeConv: config.nativeConv !== 'off',
     modelCacheBytes: config.modelCacheMb * 1024 * 1024,
     loadModelFiles: async (id) => {
       const files = await catalog.files(id);
@@ -48,7 +50,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     loadReferenceSets: (spec, sizePx) => referenceSets.forRun(spec as EngineSettingsRequest, sizePx),
   });
   const backend = await engine.backend();
-  logger.info({ backend: backend.name, package: backend.package, ...(backend.threads ? { threads: backend.threads } : {}) }, 'TensorFlow.js backend selected');
+  logger.info({ backend: backend.name, package: backend.package, ...(backend.threads ? { threads: backend.threads } : {}), ...(backend.nativeConv ? { nativeConv: backend.nativeConv } : {}) }, 'TensorFlow.js backend selected');
 
   const running = new Map<string, () => void>();
   const stats: WorkerStats = { engineRuns: 0, leakedTensors: 0 };

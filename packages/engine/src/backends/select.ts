@@ -13,7 +13,8 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { installInputOnlyGradients } from './input-only-gradients.ts';
 import { installWasmThreadSwitch, prepareWasmThreads, setWasmThreadsMinPixels, wasmThreadSwitchAvailable } from './wasm/node-threads.ts';
-import { registerWasmGradientKernels } from './wasm/register-gradient-kernels.ts';
+import { nativeConvUnavailableReason } from './wasm/native-conv.ts';
+import { registerNativeConvKernels, registerWasmGradientKernels } from './wasm/register-gradient-kernels.ts';
 
 export type BackendPreference = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu' | 'webgpu';
 
@@ -22,13 +23,21 @@ export interface SelectedBackend {
   name: string;
   /** The npm package that provides it. */
   package: string;
-  /** WASM only: the threads XNNPACK runs convolutions and matrix products on. */
+  /**
+   * WASM only: the threads convolutions run on — the AVX-512 addon's where it is active (`nativeConv`),
+   * else XNNPACK's, which then also run matrix products and pooling.
+   */
   threads?: number;
   /**
    * WASM with threads only: runs with fewer image pixels a step than this run single-threaded
    * (node-threads.ts `useWasmThreadsFor`); absent where the threads cannot be switched off.
    */
   threadsFromPixels?: number;
+  /**
+   * WASM only: whether convolutions run in the AVX-512 addon (native-conv.ts) on `threads` threads, and
+   * where not, why (turned off, not built, CPU without AVX-512).
+   */
+  nativeConv?: { active: true; xnnpackThreads: number } | { active: false; reason: string };
 }
 
 export interface BackendOptions {
@@ -44,6 +53,11 @@ export interface BackendOptions {
    * DEFAULT_WASM_THREADS_MIN_PIXELS; 0: always threaded.
    */
   wasmThreadsMinPixels?: number;
+  /**
+   * WASM only: run convolutions in the AVX-512 addon where it is built and the CPU has AVX-512
+   * (native-conv.ts); default true. false keeps XNNPACK's (the benchmark's comparison).
+   */
+  nativeConv?: boolean;
 }
 
 /**
@@ -77,6 +91,9 @@ async function activate(name: string): Promise<boolean> {
 
 type Initialiser = (options: BackendOptions) => Promise<SelectedBackend>;
 
+/** Puts XNNPACK's convolutions back where a later initialisation turns the addon off. */
+let restoreXnnpackConvolutions: (() => void) | undefined;
+
 const initialisers: Record<Exclude<BackendPreference, 'auto'>, Initialiser> = {
   'tensorflow-gpu': async () => {
     await importOptional('@tensorflow/tfjs-node-gpu');
@@ -95,11 +112,17 @@ const initialisers: Record<Exclude<BackendPreference, 'auto'>, Initialiser> = {
     wasm.setWasmPaths(distFolder);
     const alreadyInitialised = tf.findBackend('wasm') != null;
     const threads = Math.min(MAX_WASM_THREADS, Math.max(1, Math.floor(options.wasmThreads ?? os.availableParallelism())));
+    // With the AVX-512 addon the convolutions, nearly all of a step's parallel work, run on its own
+    // threads, and XNNPACK starts single-threaded: its pthreadpool's workers spin for a while after
+    // each operator, and on 2 cores they took the core the addon's second thread needed (measured: a
+    // batch-64 step slower on 2 threads than on 1 with both pools running).
+    const unavailable = options.nativeConv === false ? 'turned off' : nativeConvUnavailableReason();
+    const xnnpackThreads = unavailable == null ? 1 : threads;
     // tfjs-backend-wasm runs single-threaded under Node (tfjs issue 3830); node-threads.ts starts its
     // threaded build there. Where that cannot be prepared, or the threaded build fails to load (tfjs
     // reports the abort), WASM starts single-threaded as before (tested). A pthread that fails after it
     // started ends the process instead: Emscripten rethrows a worker's error (WASM_THREADS=1 avoids it).
-    const restore = alreadyInitialised ? null : prepareWasmThreads(threads, wasm.setThreadsCount);
+    const restore = alreadyInitialised ? null : prepareWasmThreads(xnnpackThreads, wasm.setThreadsCount);
     let activated: boolean;
     try {
       activated = await activate('wasm');
@@ -114,10 +137,16 @@ const initialisers: Record<Exclude<BackendPreference, 'auto'>, Initialiser> = {
     if (!activated) throw new Error('@tensorflow/tfjs-backend-wasm did not initialise');
     registerWasmGradientKernels();
     const started = Math.max(1, wasm.getThreadsCount());
+    if (unavailable == null) restoreXnnpackConvolutions = registerNativeConvKernels(threads);
+    else restoreXnnpackConvolutions?.();
     const minPixels = options.wasmThreadsMinPixels ?? DEFAULT_WASM_THREADS_MIN_PIXELS;
     setWasmThreadsMinPixels(minPixels);
     const switchable = started > 1 && (alreadyInitialised ? wasmThreadSwitchAvailable() : installWasmThreadSwitch((tf.backend() as unknown as { wasm: unknown }).wasm, started));
-    return { name: 'wasm', package: '@tensorflow/tfjs-backend-wasm', threads: started, ...(switchable ? { threadsFromPixels: minPixels } : {}) };
+    return {
+      name: 'wasm', package: '@tensorflow/tfjs-backend-wasm', threads: unavailable == null ? threads : started,
+      ...(switchable ? { threadsFromPixels: minPixels } : {}),
+      nativeConv: unavailable == null ? { active: true, xnnpackThreads: started } : { active: false, reason: unavailable },
+    };
   },
   cpu: async () => {
     await import('@tensorflow/tfjs-backend-cpu');

@@ -37,6 +37,8 @@ import {
   ITEM_CHANNEL_CONV_BACKPROP_INPUT_KERNEL, ITEM_CHANNEL_CONV_KERNEL, itemChannelConvBackpropInputKernel, itemChannelConvGradient, itemChannelConvKernel,
 } from './item-channel-conv.ts';
 import { maxPoolGrad } from './max-pool-grad.ts';
+import { loadNativeConv } from '@featurevis/native-conv';
+import { nativeConv2D, nativeFusedConv2D, setNativeConvState } from './native-conv.ts';
 import { meanGradient, sumGradient } from './reduction-gradients.ts';
 import { REDIRECTED_RELU_GRAD_KERNEL, redirectedReluGradKernel } from './redirected-relu-grad.ts';
 import { RELU_GRAD_KERNEL, reluGradient, reluGradKernel } from './relu-grad.ts';
@@ -96,6 +98,26 @@ function replaceGradient(ours: tf.GradConfig): () => void {
   };
   restoreGradient.set(ours.kernelName, restore);
   return restore;
+}
+
+/**
+ * Registers the AVX-512 `Conv2D` and `FusedConv2D` of native-conv.ts over tfjs-backend-wasm's (which
+ * stay as their fallbacks), splitting large convolutions over `threads` threads. Does nothing where the
+ * addon is not built or this CPU cannot run it (`nativeConvUnavailableReason` says why). Idempotent;
+ * returns the function that puts XNNPACK's kernels back (the benchmark's comparison).
+ */
+export function registerNativeConvKernels(threads: number, backendName = 'wasm'): () => void {
+  const { addon } = loadNativeConv();
+  if (addon == null) return () => {};
+  const restores = [
+    replaceKernelFallingBack(tf.Conv2D, backendName, nativeConv2D(addon)),
+    replaceKernelFallingBack(tf.FusedConv2D, backendName, nativeFusedConv2D(addon)),
+  ];
+  setNativeConvState({ active: true, threads });
+  return () => {
+    restores.forEach((restore) => restore());
+    setNativeConvState({ active: false });
+  };
 }
 
 /**

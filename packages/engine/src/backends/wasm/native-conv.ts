@@ -1,0 +1,100 @@
+/**
+ * `Conv2D` and `FusedConv2D` for the WASM backend in AVX-512 (the @featurevis/native-conv addon, built
+ * from C at install time), on the tensors where they live in tfjs-backend-wasm's heap. The input
+ * gradients (conv2d-backprop-input.ts) run through `Conv2D`, so they use it too.
+ *
+ * Why: XNNPACK inside WebAssembly is limited to 128-bit SIMD; on this project's machines (AMD EPYC,
+ * AVX-512) the same convolutions in native 512-bit code ran 1.5–3.5× faster on one thread (a batch-64
+ * shapes-a step's convolutions: 4.1 → 2.0 ms, 1.7 → 1.1 ms, and the first layer's 16 → 3 channel
+ * input gradient 2.9 → 1.2 ms, bench/README.md), and the addon splits large ones over the engine
+ * thread's cores. No maintained package offers synchronous native convolutions that tfjs kernels can
+ * call: @tensorflow/tfjs-node downloads libtensorflow at install time (impossible here), and
+ * onnxruntime-node's API is asynchronous while tfjs kernels must return their output.
+ *
+ * Falls back to tfjs-backend-wasm's own kernel (XNNPACK) for what the addon does not do: other dtypes,
+ * NCHW, a bias that is not one value per output channel, activations other than linear, ReLU and ReLU6,
+ * and empty tensors. Where the addon was not built or the CPU lacks AVX-512, nothing is registered.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { loadNativeConv, NATIVE_CONV_ACTIVATIONS, type NativeConvAddon } from '@featurevis/native-conv';
+import { wasmHeapOf } from './simd-kernel.ts';
+
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+
+/** Threads a large convolution is split over (the addon runs small ones on one). */
+let threads = 1;
+/** Whether the kernels are registered (the input-gradient planner's cost model follows it). */
+let active = false;
+let memoryView: Float32Array | undefined;
+/** Convolutions the addon has run in this thread (tests and the benchmark tell from it which kernel ran). */
+let calls = 0;
+
+export function nativeConvCallCount(): number {
+  return calls;
+}
+
+export function nativeConvActive(): boolean {
+  return active;
+}
+
+/** Why the addon is not used, or null where it is available. */
+export function nativeConvUnavailableReason(): string | null {
+  const load = loadNativeConv();
+  return load.addon == null ? load.reason : null;
+}
+
+/** A view of the whole memory, renewed when the memory has grown (its buffer is then a new object). */
+function viewOf(memory: WebAssembly.Memory): Float32Array {
+  if (memoryView?.buffer !== memory.buffer) memoryView = new Float32Array(memory.buffer);
+  return memoryView;
+}
+
+/**
+ * The convolution in the addon, or null where it does not apply (the caller falls back). `bias` and
+ * `activation` as FusedConv2D takes them.
+ */
+function convolveNatively(addon: NativeConvAddon, args: KernelArgs, bias: tf.TensorInfo | undefined, activation: string): tf.TensorInfo | null {
+  const { x, filter } = args.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
+  const attrs = args.attrs as unknown as tf.Conv2DAttrs;
+  const activationCode = (NATIVE_CONV_ACTIVATIONS as Record<string, number>)[activation];
+  if (activationCode == null || x.dtype !== 'float32' || filter.dtype !== 'float32' || (bias != null && bias.dtype !== 'float32')) return null;
+  const dataFormat = tf.backend_util.convertConv2DDataFormat(attrs.dataFormat ?? 'NHWC');
+  if (dataFormat !== 'channelsLast') return null;
+  const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number],
+    attrs.strides, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode, false, dataFormat);
+  if (bias != null && tf.util.sizeFromShape(bias.shape) !== info.outChannels) return null;
+  if ([info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.outChannels].some((size) => size <= 0)) return null;
+  const found = wasmHeapOf(args.backend);
+  if (found == null) return null;
+  const { heap, memory } = found;
+  const out = heap.makeOutput([info.batchSize, info.outHeight, info.outWidth, info.outChannels], 'float32');
+  const offset = (t: tf.TensorInfo) => heap.getMemoryOffset(t.dataId) / 4;
+  calls++;
+  addon.conv2d(viewOf(memory), Int32Array.of(
+    offset(x), offset(filter), bias != null ? offset(bias) : -1, offset(out),
+    info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.outChannels,
+    info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth,
+    info.padInfo.top, info.padInfo.left, activationCode, threads));
+  return out;
+}
+
+/** Kernel functions over the fallbacks (tfjs-backend-wasm's own kernels). */
+export function nativeConv2D(addon: NativeConvAddon) {
+  return (args: KernelArgs, fallback: tf.KernelFunc): tf.TensorInfo =>
+    convolveNatively(addon, args, undefined, 'linear') ?? (fallback(args) as tf.TensorInfo);
+}
+
+export function nativeFusedConv2D(addon: NativeConvAddon) {
+  return (args: KernelArgs, fallback: tf.KernelFunc): tf.TensorInfo => {
+    const { bias, preluActivationWeights } = args.inputs as { bias?: tf.TensorInfo; preluActivationWeights?: tf.TensorInfo };
+    const activation = (args.attrs as unknown as tf.FusedConv2DAttrs).activation ?? 'linear';
+    const result = preluActivationWeights == null ? convolveNatively(addon, args, bias ?? undefined, activation) : null;
+    return result ?? (fallback(args) as tf.TensorInfo);
+  };
+}
+
+/** Sets the threads and the flag the planner reads; called by registerNativeConvKernels. */
+export function setNativeConvState(next: { active: boolean; threads?: number }): void {
+  active = next.active;
+  if (next.threads != null) threads = Math.max(1, Math.floor(next.threads));
+}

@@ -1,0 +1,154 @@
+/**
+ * The AVX-512 convolutions (packages/native-conv, registered by native-conv.ts) against tfjs's pure-JS
+ * CPU kernels: Conv2D and FusedConv2D over strides, dilations, paddings, channel counts that take
+ * each of the addon's two loop orders with their vector tails, activations, and a split over threads;
+ * the fallbacks to XNNPACK; and that the addon is built and used wherever the CPU has AVX-512 (so a
+ * machine where `npm ci` silently failed to build it fails here instead of running slower).
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-layers';
+import { loadNativeConv } from '@featurevis/native-conv';
+import { initBackend, nativeConvActive, nativeConvUnavailableReason, registerNativeConvKernels } from '@featurevis/engine/backends';
+import { nativeConvCallCount, setNativeConvState } from '../src/backends/wasm/native-conv.ts';
+import { assertClose, randomValues, runOn } from './helpers/kernel-comparison.ts';
+
+type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
+
+const cpuHasAvx512 = process.arch === 'x64' && /^flags\s*:.*\bavx512f\b/m.test((() => {
+  try { return readFileSync('/proc/cpuinfo', 'utf8'); } catch { return ''; }
+})());
+
+
+
+
+before(async () => {
+  await initBackend('cpu');
+  await initBackend('wasm', { wasmThreads: 1 });
+});
+
+after(() => setNativeConvState({ active: nativeConvActive(), threads: 1 }));
+
+test('the addon is built and runs the WASM backend\'s convolutions on a CPU with AVX-512 (else says why not)', () => {
+  if (cpuHasAvx512) {
+    assert.equal(nativeConvUnavailableReason(), null);
+    assert.ok(nativeConvActive());
+  } else {
+    assert.match(nativeConvUnavailableReason() ?? '', /AVX-512|not built|x86-64/);
+    assert.ok(!nativeConvActive());
+  }
+});
+
+/** `channels` [in, out]; `threads` the addon may split over (it splits from 2 M multiply-adds a thread). */
+const cases: Array<{ batch: number; inputHw: [number, number]; filterHw: [number, number]; channels: [number, number]; stride: number | [number, number]; dilation?: number | [number, number]; pad: Pad; threads?: number }> = [
+  // Over output channels: 16 a vector, one and two vectors, tails; 8 output pixels a block with a tail.
+  { batch: 2, inputHw: [9, 11], filterHw: [3, 3], channels: [3, 16], stride: 1, pad: 'same' },
+  { batch: 2, inputHw: [8, 8], filterHw: [3, 3], channels: [16, 32], stride: 1, pad: 'same' },
+  { batch: 1, inputHw: [7, 13], filterHw: [3, 2], channels: [5, 37], stride: 2, pad: 'same' },
+  { batch: 3, inputHw: [8, 8], filterHw: [1, 1], channels: [40, 24], stride: 1, pad: 'valid' },
+  { batch: 2, inputHw: [10, 9], filterHw: [3, 3], channels: [6, 9], stride: [2, 1], pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
+  { batch: 2, inputHw: [11, 11], filterHw: [3, 3], channels: [4, 20], stride: 1, dilation: [2, 1], pad: 'valid' },
+  // Over input channels (at most 8 outputs from 16 or more inputs): every output count 1–8, input tails.
+  { batch: 2, inputHw: [9, 9], filterHw: [3, 3], channels: [16, 3], stride: 1, pad: 'same' },
+  { batch: 3, inputHw: [11, 7], filterHw: [3, 3], channels: [33, 1], stride: 1, pad: 'same' },
+  { batch: 1, inputHw: [5, 5], filterHw: [3, 3], channels: [17, 2], stride: 1, pad: 'valid' },
+  { batch: 3, inputHw: [11, 7], filterHw: [5, 5], channels: [16, 5], stride: 2, pad: 'same' },
+  { batch: 2, inputHw: [6, 10], filterHw: [2, 2], channels: [48, 8], stride: 2, pad: 'valid' },
+  { batch: 2, inputHw: [9, 9], filterHw: [3, 3], channels: [20, 7], stride: 1, dilation: 2, pad: 'valid' },
+  { batch: 2, inputHw: [6, 6], filterHw: [3, 3], channels: [32, 4], stride: 1, pad: 'same' },
+  { batch: 2, inputHw: [6, 6], filterHw: [3, 3], channels: [16, 6], stride: 1, pad: [[0, 0], [2, 0], [1, 1], [0, 0]] },
+  // Split over two threads (rows of the batch × height), both loop orders.
+  { batch: 5, inputHw: [23, 32], filterHw: [3, 3], channels: [16, 32], stride: 1, pad: 'same', threads: 2 },
+  { batch: 7, inputHw: [31, 32], filterHw: [3, 3], channels: [32, 3], stride: 1, pad: 'same', threads: 2 },
+];
+
+for (const [index, c] of cases.entries()) {
+  const label = `input ${c.batch}×${c.inputHw}×${c.channels[0]}, filter ${c.filterHw} → ${c.channels[1]}, stride ${c.stride}, dilation ${c.dilation ?? 1}, pad ${JSON.stringify(c.pad)}${c.threads ? `, ${c.threads} threads` : ''}`;
+  const inputs = () => {
+    const xShape = [c.batch, ...c.inputHw, c.channels[0]];
+    const filterShape = [...c.filterHw, ...c.channels];
+    return {
+      x: { values: randomValues(xShape.reduce((a, b) => a * b), 7 + index), shape: xShape },
+      filter: { values: randomValues(filterShape.reduce((a, b) => a * b), 70 + index), shape: filterShape },
+      bias: { values: randomValues(c.channels[1], 700 + index), shape: [c.channels[1]] },
+    };
+  };
+  const attrs = { strides: c.stride, pad: c.pad, dataFormat: 'NHWC', dilations: c.dilation ?? 1 };
+
+  test(`native Conv2D equals CPU: ${label}`, { skip: !cpuHasAvx512 && 'no AVX-512' }, async () => {
+    setNativeConvState({ active: true, threads: c.threads ?? 1 });
+    const { x, filter } = inputs();
+    const expected = await runOn('cpu', tf.Conv2D, { x, filter }, attrs);
+    const callsBefore = nativeConvCallCount();
+    const actual = await runOn('wasm', tf.Conv2D, { x, filter }, attrs);
+    assert.equal(nativeConvCallCount(), callsBefore + 1, 'the addon ran');
+    assert.deepEqual(actual.shape, expected.shape);
+    assertClose(actual.values, expected.values, 'y');
+  });
+
+  for (const activation of ['linear', 'relu', 'relu6'] as const) {
+    test(`native FusedConv2D (bias, ${activation}) equals CPU: ${label}`, { skip: !cpuHasAvx512 && 'no AVX-512' }, async () => {
+      setNativeConvState({ active: true, threads: c.threads ?? 1 });
+      // relu6 clips at 6: scale the input so that some outputs do reach it.
+      const { x, filter, bias } = inputs();
+      if (activation === 'relu6') x.values = x.values.map((v) => v * 8);
+      const fusedAttrs = { ...attrs, activation, dimRoundingMode: undefined, leakyreluAlpha: 0 };
+      const expected = await runOn('cpu', tf.FusedConv2D, { x, filter, bias }, fusedAttrs);
+      const callsBefore = nativeConvCallCount();
+      const actual = await runOn('wasm', tf.FusedConv2D, { x, filter, bias }, fusedAttrs);
+      assert.equal(nativeConvCallCount(), callsBefore + 1, 'the addon ran');
+      assertClose(actual.values, expected.values, 'y');
+    });
+  }
+}
+
+test('FusedConv2D falls back to XNNPACK for leaky ReLU and PReLU, with the same results as CPU', { skip: !cpuHasAvx512 && 'no AVX-512' }, async () => {
+  const x = { values: randomValues(2 * 6 * 6 * 4, 1), shape: [2, 6, 6, 4] };
+  const filter = { values: randomValues(3 * 3 * 4 * 8, 2), shape: [3, 3, 4, 8] };
+  const bias = { values: randomValues(8, 3), shape: [8] };
+  const attrs = { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 1 };
+  const variants: Array<[string, Record<string, { values: Float32Array; shape: number[] }>, object]> = [
+    ['leakyrelu', { x, filter, bias }, { ...attrs, activation: 'leakyrelu', leakyreluAlpha: 0.3 }],
+    ['prelu', { x, filter, bias, preluActivationWeights: { values: randomValues(8, 4), shape: [8] } }, { ...attrs, activation: 'prelu' }],
+  ];
+  for (const [name, inputs, fusedAttrs] of variants) {
+    const expected = await runOn('cpu', tf.FusedConv2D, inputs, fusedAttrs);
+    const callsBefore = nativeConvCallCount();
+    const actual = await runOn('wasm', tf.FusedConv2D, inputs, fusedAttrs);
+    assert.equal(nativeConvCallCount(), callsBefore, `${name}: the addon did not run`);
+    assertClose(actual.values, expected.values, name);
+  }
+});
+
+test('registerNativeConvKernels\' restore puts XNNPACK back, and registering again uses the addon again', { skip: !cpuHasAvx512 && 'no AVX-512' }, async () => {
+  const x = { values: randomValues(2 * 5 * 5 * 16, 5), shape: [2, 5, 5, 16] };
+  const filter = { values: randomValues(3 * 3 * 16 * 16, 6), shape: [3, 3, 16, 16] };
+  const attrs = { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 1 };
+  const restore = registerNativeConvKernels(1);
+  restore();
+  assert.ok(!nativeConvActive());
+  let callsBefore = nativeConvCallCount();
+  const xnnpack = await runOn('wasm', tf.Conv2D, { x, filter }, attrs);
+  assert.equal(nativeConvCallCount(), callsBefore, 'XNNPACK ran');
+  registerNativeConvKernels(1);
+  assert.ok(nativeConvActive());
+  callsBefore = nativeConvCallCount();
+  const native = await runOn('wasm', tf.Conv2D, { x, filter }, attrs);
+  assert.equal(nativeConvCallCount(), callsBefore + 1, 'the addon ran');
+  assertClose(native.values, xnnpack.values, 'native against XNNPACK');
+});
+
+test('the addon refuses tensors outside the memory and geometries with zero sizes', { skip: !cpuHasAvx512 && 'no AVX-512' }, () => {
+  const { addon } = loadNativeConv();
+  assert.ok(addon);
+  const memory = new Float32Array(64);
+  //                            x  w  b   y  n  h  w  ci oh ow co kh kw sh sw dh dw pt pl act threads
+  const params = Int32Array.of(0, 16, -1, 32, 1, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1);
+  assert.doesNotThrow(() => addon.conv2d(memory, params));
+  assert.throws(() => addon.conv2d(memory, Int32Array.from(params, (v, i) => (i === 3 ? 60 : v))), /outside the memory/);
+  assert.throws(() => addon.conv2d(memory, Int32Array.from(params, (v, i) => (i === 4 ? 0 : v))), /geometry/);
+  assert.throws(() => addon.conv2d(memory, params.subarray(0, 10)), /params/);
+  assert.throws(() => addon.conv2d(new Float64Array(8) as unknown as Float32Array, params), /Float32Array/);
+});

@@ -1,0 +1,50 @@
+/**
+ * The addon built from conv2d.c at install time, if it was built and this CPU runs it: 2-D
+ * convolutions in AVX-512 on tensors in tfjs-backend-wasm's heap (README.md). `loadNativeConv`
+ * says why not where it is not available.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+export interface NativeConvAddon {
+  /**
+   * Convolves in place in `memory` (a view of the whole WebAssembly memory); `params` as
+   * `NATIVE_CONV_PARAMS` lists them. Returns 1 where it looped over input channels, 0 over output
+   * channels. Throws on a geometry or offset outside the memory.
+   */
+  conv2d(memory: Float32Array, params: Int32Array): number;
+  /** Whether this CPU runs the kernels (AVX-512F). */
+  supported(): boolean;
+}
+
+/** The order of `conv2d`'s params: float offsets in the memory (bias −1: none), geometry, activation, threads. */
+export const NATIVE_CONV_PARAMS = [
+  'x', 'filter', 'bias', 'y', 'batch', 'inHeight', 'inWidth', 'inChannels', 'outHeight', 'outWidth', 'outChannels',
+  'filterHeight', 'filterWidth', 'strideHeight', 'strideWidth', 'dilationHeight', 'dilationWidth', 'padTop', 'padLeft',
+  'activation', 'threads',
+] as const;
+
+/** `activation` values: what the kernel applies after the bias. */
+export const NATIVE_CONV_ACTIVATIONS = { linear: 0, relu: 1, relu6: 2 } as const;
+
+export const addonPath = fileURLToPath(new URL('../build/Release/featurevis_conv.node', import.meta.url));
+
+export type NativeConvLoad = { addon: NativeConvAddon } | { addon: null; reason: string };
+
+let loaded: NativeConvLoad | undefined;
+
+export function loadNativeConv(): NativeConvLoad {
+  if (loaded != null) return loaded;
+  if (!existsSync(addonPath)) {
+    loaded = { addon: null, reason: 'not built (npm install builds it where a C compiler and Node\'s headers are present)' };
+    return loaded;
+  }
+  try {
+    const addon = createRequire(import.meta.url)(addonPath) as NativeConvAddon;
+    loaded = addon.supported() ? { addon } : { addon: null, reason: 'this CPU has no AVX-512' };
+  } catch (error) {
+    loaded = { addon: null, reason: `failed to load: ${(error as Error).message}` };
+  }
+  return loaded;
+}
