@@ -11,6 +11,7 @@ import path from 'node:path';
 import { REPO_ROOT } from '@featurevis/config';
 import type { ModelView } from '@featurevis/contracts';
 import { EnginePool, EngineRunError } from '../src/index.ts';
+import { nativeConvUnavailableReason } from '@featurevis/engine/backends';
 
 const modelDir = path.join(REPO_ROOT, 'models', 'shapes-a');
 let view: ModelView;
@@ -49,7 +50,12 @@ test('runs a job in the thread: images of the requested size, a trace per step, 
 test('the engine thread\'s WASM backend runs on the cores given to it (here: all, one engine thread)', async () => {
   assert.equal(pool.wasmThreads(), Math.max(1, os.availableParallelism()));
   // tfjs-backend-wasm's pthread pool holds 8 threads: the engine starts at most that many.
-  assert.deepEqual(await pool.backend(), { type: 'backend', name: 'wasm', package: '@tensorflow/tfjs-backend-wasm', threads: Math.min(8, pool.wasmThreads()) });
+  // With the AVX-512 convolution addon (where it is built and the CPU runs it) XNNPACK runs one thread.
+  const native = nativeConvUnavailableReason() == null;
+  assert.deepEqual(await pool.backend(), {
+    type: 'backend', name: 'wasm', package: '@tensorflow/tfjs-backend-wasm', threads: Math.min(8, pool.wasmThreads()),
+    nativeConv: native ? { active: true, xnnpackThreads: 1 } : { active: false, reason: nativeConvUnavailableReason() },
+  });
 });
 
 test('many runs leave no tensors behind and load the model once (the thread caches it)', async () => {
