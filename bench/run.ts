@@ -1,13 +1,14 @@
 /**
- * `npm run bench [-- --quick] [-- --backends=cpu,wasm] [-- --groups=step-cost] [-- --wasm-threads=1,auto]`:
+ * `npm run bench [-- --quick] [-- --backends=cpu,wasm] [-- --groups=step-cost] [-- --wasm-threads=1,auto] [-- --native-conv=auto,off]`:
  * runs the benchmark groups, prints a table and writes bench/results/latest.json. Figures, never
  * assertions: the tests do not time anything (issue 4).
  *
- * WASM's thread count is fixed once per process, so with several `--wasm-threads` values each runs in a
- * child process of its own (one after another), and this one merges their rows into one table and file;
- * the sweep table then also compares the batched sweep on each thread count with the one-unit runs on
- * each (`sweep/seq` across configurations): threads speed up batches, while lone small runs switch
- * them off, so the best setting for each side is what a deployment would see.
+ * WASM's thread count is fixed once per process, so with several `--wasm-threads` values (or several
+ * `--native-conv` values: the AVX-512 convolution addon where available, or XNNPACK's) each
+ * configuration runs in a child process of its own (one after another), and this one merges their rows
+ * into one table and file; the sweep table then also compares the batched sweep in each configuration
+ * with the one-unit runs in each (`sweep/seq` across configurations): threads speed up batches, while
+ * lone small runs switch them off, so the best setting for each side is what a deployment would see.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -15,6 +16,7 @@ import path from 'node:path';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { nativeConvActive } from '@featurevis/engine/backends';
 import { benchGroups } from './groups/index.ts';
 import type { BenchRow } from './groups/types.ts';
 
@@ -26,6 +28,8 @@ const { values: args } = parseArgs({
     out: { type: 'string', default: fileURLToPath(new URL('./results/latest.json', import.meta.url)) },
     // Threads for WASM, comma-separated; `auto` (the default): every core.
     'wasm-threads': { type: 'string', default: 'auto' },
+    // WASM convolutions, comma-separated: auto (the AVX-512 addon where available), off (XNNPACK).
+    'native-conv': { type: 'string', default: 'auto' },
   },
 });
 
@@ -35,7 +39,14 @@ const threadChoices = (args['wasm-threads'] ?? 'auto').split(',').filter(Boolean
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`--wasm-threads: "${value}" is neither a positive integer nor auto`);
   return threads;
 });
-const options = { quick: args.quick ?? false, backends: (args.backends ?? 'cpu,wasm').split(',').filter(Boolean), wasmThreads: threadChoices[0] };
+const nativeConvChoices = (args['native-conv'] ?? 'auto').split(',').filter(Boolean).map((value) => {
+  if (value !== 'auto' && value !== 'off') throw new Error(`--native-conv: "${value}" is neither auto nor off`);
+  return value;
+});
+const options = {
+  quick: args.quick ?? false, backends: (args.backends ?? 'cpu,wasm').split(',').filter(Boolean), wasmThreads: threadChoices[0],
+  nativeConv: nativeConvChoices[0] !== 'off',
+};
 const selected = args.groups ? benchGroups.filter((g) => args.groups!.split(',').includes(g.name)) : benchGroups;
 
 const fixed = (digits: number) => (value: number | undefined) => (value != null ? value.toFixed(digits) : '');
@@ -43,6 +54,7 @@ const fixed = (digits: number) => (value: number | undefined) => (value != null 
 const columns: Array<[string, (row: BenchRow) => string]> = [
   ['backend', (r) => r.backend],
   ['threads', (r) => (r.threads != null ? String(r.threads) : '')],
+  ['convolutions', (r) => r.convolutions ?? ''],
   ['variant', (r) => r.variant],
   ['model', (r) => r.model ?? ''],
   ['size', (r) => (r.imageSizePx != null ? `${r.imageSizePx}px` : '')],
@@ -107,16 +119,18 @@ function withoutOptions(argv: string[], names: string[]): string[] {
   return kept;
 }
 
-/** Runs this script once per thread count, each in its own process; returns their rows in order. */
-async function rowsPerThreadCount(): Promise<BenchRow[]> {
+/** Runs this script once per configuration (thread count × convolutions), each in its own process; returns their rows in order. */
+async function rowsPerConfiguration(): Promise<BenchRow[]> {
   const folder = await mkdtemp(path.join(os.tmpdir(), 'featurevis-bench-'));
   try {
     const collected: BenchRow[] = [];
-    for (const [i, value] of (args['wasm-threads'] ?? '').split(',').filter(Boolean).entries()) {
+    const threadValues = (args['wasm-threads'] ?? 'auto').split(',').filter(Boolean);
+    const configurations = nativeConvChoices.flatMap((nativeConv) => threadValues.map((threads) => ({ threads, nativeConv })));
+    for (const [i, { threads, nativeConv }] of configurations.entries()) {
       const out = path.join(folder, `${i}.json`);
-      const forwarded = withoutOptions(process.argv.slice(2), ['--wasm-threads', '--out']);
-      console.error(`-- WASM threads: ${value}`);
-      execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...forwarded, `--wasm-threads=${value}`, `--out=${out}`], { stdio: ['ignore', 'ignore', 'inherit'] });
+      const forwarded = withoutOptions(process.argv.slice(2), ['--wasm-threads', '--native-conv', '--out']);
+      console.error(`-- WASM threads: ${threads}, native convolutions: ${nativeConv}`);
+      execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...forwarded, `--wasm-threads=${threads}`, `--native-conv=${nativeConv}`, `--out=${out}`], { stdio: ['ignore', 'ignore', 'inherit'] });
       collected.push(...(JSON.parse(await readFile(out, 'utf8')) as { rows: BenchRow[] }).rows);
     }
     return collected;
@@ -125,25 +139,29 @@ async function rowsPerThreadCount(): Promise<BenchRow[]> {
   }
 }
 
-/** step/fastest fwd against the fastest forward of the same model and batch on any thread count (each child saw only its own). */
-function fastestForwardAcrossThreadCounts(stepRows: BenchRow[]): void {
+/** step/fastest fwd against the fastest forward of the same model and batch in any configuration (each child saw only its own). */
+function fastestForwardAcrossConfigurations(stepRows: BenchRow[]): void {
   for (const row of stepRows) {
     const forwards = stepRows.filter((other) => other.model === row.model && other.batch === row.batch && other.forwardMs != null).map((other) => other.forwardMs!);
     if (row.stepMs != null && forwards.length > 0) row.stepToFastestForwardRatio = row.stepMs / Math.min(...forwards);
   }
 }
 
-/** Sweep rows across thread counts: each batched sweep against each configuration's one-unit runs. */
-function crossThreadSweepRows(sweepRows: BenchRow[]): BenchRow[] {
+/** A configuration's name in the cross rows: its threads, and its convolutions where the run compared them. */
+const configurationName = (row: BenchRow) => `${row.threads} thread(s)${nativeConvChoices.length > 1 && row.convolutions ? ` (${row.convolutions})` : ''}`;
+
+/** Sweep rows across configurations: each batched sweep against each other configuration's one-unit runs. */
+function crossConfigurationSweepRows(sweepRows: BenchRow[]): BenchRow[] {
   const measured = sweepRows.filter((row) => row.threads != null && row.sweepBatchedMs != null && row.sweepSequentialMs != null);
   const crossed: BenchRow[] = [];
   for (const batched of measured) {
     for (const sequential of measured) {
-      if (batched === sequential || batched.backend !== sequential.backend || batched.batch !== sequential.batch || batched.threads === sequential.threads) continue;
+      if (batched === sequential || batched.backend !== sequential.backend || batched.batch !== sequential.batch) continue;
+      if (batched.threads === sequential.threads && batched.convolutions === sequential.convolutions) continue;
       crossed.push({
-        ...batched, variant: `batched on ${batched.threads} thread(s) vs one-unit runs on ${sequential.threads}`,
+        ...batched, variant: `batched on ${configurationName(batched)} vs one-unit runs on ${configurationName(sequential)}`,
         sweepSequentialMs: sequential.sweepSequentialMs, sweepVsSequentialRatio: batched.sweepBatchedMs! / sequential.sweepSequentialMs!,
-        note: 'across two runs of this invocation (one process per thread count, one after the other)',
+        note: 'across two runs of this invocation (one process per configuration, one after the other)',
       });
     }
   }
@@ -154,14 +172,16 @@ const rows: BenchRow[] = [];
 const startedAt = new Date().toISOString();
 // Other processes share this machine's cores: the load average says how much they did during the run.
 const loadAverageAtStart = os.loadavg();
-if (threadChoices.length > 1) {
-  rows.push(...await rowsPerThreadCount());
-  fastestForwardAcrossThreadCounts(rows.filter((row) => row.group === 'step-cost'));
-  rows.push(...crossThreadSweepRows(rows.filter((row) => row.group === 'sweep')));
+if (threadChoices.length > 1 || nativeConvChoices.length > 1) {
+  rows.push(...await rowsPerConfiguration());
+  fastestForwardAcrossConfigurations(rows.filter((row) => row.group === 'step-cost'));
+  rows.push(...crossConfigurationSweepRows(rows.filter((row) => row.group === 'sweep')));
 } else {
   for (const group of selected) {
     console.error(`${group.name}:`);
-    await group.run(options, (row) => rows.push(row));
+    // WASM rows say what ran their convolutions (the engine's choice in this process; the service
+    // group's worker threads choose the same way from the same setting).
+    await group.run(options, (row) => rows.push(row.backend === 'wasm' ? { ...row, convolutions: nativeConvActive() ? 'AVX-512' : 'XNNPACK' } : row));
   }
 }
 for (const group of selected) printTable(group.name, rows.filter((row) => row.group === group.name));
@@ -173,6 +193,7 @@ const result = {
   finishedAt: new Date().toISOString(),
   quick: options.quick,
   wasmThreads: args['wasm-threads'],
+  nativeConv: args['native-conv'],
   machine: { cpuModel: cpus[0]?.model ?? 'unknown', cpuCount: cpus.length, availableParallelism: os.availableParallelism(), totalMemoryGiB: os.totalmem() / 2 ** 30, platform: `${os.platform()} ${os.release()}`, node: process.version, loadAverageAtStart, loadAverageAtEnd: os.loadavg() },
   rows,
 };

@@ -193,7 +193,7 @@ export const serviceGroup: BenchGroup = {
   name: 'service',
   async run(options, report) {
     const backend = options.backends.includes('wasm') ? 'wasm' : options.backends[0] ?? 'wasm';
-    await initBackend(backend as 'cpu' | 'wasm', { wasmThreads: options.wasmThreads }); // for writing the models here; the worker's engine thread has its own
+    await initBackend(backend as 'cpu' | 'wasm', { wasmThreads: options.wasmThreads, nativeConv: options.nativeConv }); // for writing the models here; the worker's engine thread has its own
     const root = await mkdtemp(path.join(os.tmpdir(), 'featurevis-bench-'));
     const redis = await startRedisServer();
     const cleanups: Array<() => Promise<unknown>> = [() => redis.stop(), () => rm(root, { recursive: true, force: true })];
@@ -204,7 +204,7 @@ export const serviceGroup: BenchGroup = {
       const model = await prepareModels(modelsDir);
       const config = loadConfig({}, {
         redisUrl: redis.url, dataDir: path.join(root, 'data'), modelsDir, host: '127.0.0.1', port: 0,
-        logLevel: 'silent', tfjsBackend: backend as Config['tfjsBackend'], progressEverySteps: 1000, wasmThreads: options.wasmThreads ?? 0,
+        logLevel: 'silent', tfjsBackend: backend as Config['tfjsBackend'], progressEverySteps: 1000, wasmThreads: options.wasmThreads ?? 0, nativeConv: options.nativeConv ? 'auto' : 'off',
       });
       const api = await startApi(config);
       cleanups.unshift(() => api.close());

@@ -123,7 +123,7 @@ export const stepCostGroup: BenchGroup = {
   async run(options, report) {
     const rows: BenchRow[] = [];
     for (const backend of options.backends) {
-      const { threads } = await initBackend(backend as 'cpu' | 'wasm', { wasmThreads: options.wasmThreads });
+      const { threads } = await initBackend(backend as 'cpu' | 'wasm', { wasmThreads: options.wasmThreads, nativeConv: options.nativeConv });
       // Loaded per backend: a model's weights live on the backend that was active when it loaded.
       const models = await stepCostModels();
       for (const model of models) {

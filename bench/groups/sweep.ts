@@ -45,7 +45,7 @@ export const sweepGroup: BenchGroup = {
     // The pure-JS backend takes minutes for 64 separate runs; measured without --quick only.
     const backends = options.backends.filter((backend) => !(options.quick && backend === 'cpu'));
     for (const backend of backends) {
-      const { threads } = await initBackend(backend as 'cpu' | 'wasm', { wasmThreads: options.wasmThreads });
+      const { threads } = await initBackend(backend as 'cpu' | 'wasm', { wasmThreads: options.wasmThreads, nativeConv: options.nativeConv });
       const model = await smallModel();
       const batchSizes = options.quick ? [UNITS] : [UNITS, 16];
       try {

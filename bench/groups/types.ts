@@ -2,8 +2,10 @@
 export interface BenchRow {
   group: string;
   backend: string;
-  /** WASM: the threads XNNPACK ran on (the engine's `initBackend` report; the service group: the worker's). */
+  /** WASM: the threads convolutions ran on (the engine's `initBackend` report; the service group: the worker's). */
   threads?: number;
+  /** WASM: what ran the convolutions: 'AVX-512' (the packages/native-conv addon) or 'XNNPACK'. */
+  convolutions?: string;
   /** What was switched on, e.g. the project's WASM gradient kernels versus tfjs-backend-wasm's own. */
   variant: string;
   model?: string;
@@ -91,6 +93,8 @@ export interface BenchOptions {
   backends: readonly string[];
   /** WASM threads (`initBackend`'s wasmThreads, the worker's WASM_THREADS); absent: every core. */
   wasmThreads?: number;
+  /** WASM: convolutions in the AVX-512 addon where it is available (`initBackend`'s nativeConv, the worker's NATIVE_CONV). */
+  nativeConv: boolean;
 }
 
 /**
