@@ -63,6 +63,9 @@ describe('a job, end to end', () => {
     assert.ok(metadata.trace.every((v: unknown) => typeof v === 'number' && Number.isFinite(v)));
     assert.ok(metadata.trace.at(-1) > metadata.trace[0], `objective rose: ${metadata.trace[0]} → ${metadata.trace.at(-1)}`);
     assert.match(metadata.backend, /^(wasm|cpu|tensorflow|webgpu)$/);
+    // On WASM the convolution implementation is part of what reproduces the bytes.
+    if (metadata.backend === 'wasm') assert.match(metadata.convolutions, /^(avx512|xnnpack)$/);
+    else assert.equal(metadata.convolutions, undefined);
     assert.ok(metadata.timings.meanStepMs > 0);
     assert.equal(typeof metadata.metrics.classProbability, 'number');
     assert.equal(metadata.snapshots.length, 2, 'a snapshot per image at step 4');

@@ -378,7 +378,7 @@ export const EngineSettings = {
     size: Type.Optional(Type.Integer({ minimum: 8, description: 'Width and height in pixels; bounded by MAX_IMAGE_SIZE_PX. The model\'s default input size when absent.' })),
     batch: Type.Optional(Type.Integer({ minimum: 1, description: 'Images optimised together; bounded by MAX_BATCH. The objective list\'s length when it is a list, else 1.' })),
   })),
-  seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295, description: 'Random seed; the same seed on the same backend gives byte-identical images. Chosen by the server when absent.' })),
+  seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295, description: 'Random seed; the same seed on the same backend gives byte-identical images (on WASM also with the same convolution implementation, which the metadata records as `convolutions`). Chosen by the server when absent.' })),
   optimizer: Type.Optional(Type.Partial(Optimizer)),
   parameterization: Type.Optional(Parameterization),
   init: Type.Optional(Init),

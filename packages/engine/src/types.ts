@@ -91,6 +91,11 @@ export interface VisualizationOutput {
   /** The settings actually used: the spec with every default and preset expanded. */
   settings: Record<string, unknown>;
   backend: string;
+  /**
+   * WASM only: what ran the convolutions — 'avx512' (the packages/native-conv addon) or 'xnnpack'. The
+   * two sum in different orders, so byte-identical reproduction needs the same one (and the same backend).
+   */
+  convolutions?: 'avx512' | 'xnnpack';
   timings: { totalMs: number; meanStepMs: number; stepsPerSecond: number };
 }
 

@@ -132,6 +132,7 @@ export async function runComparison(context: ComparisonContext): Promise<JobOutc
     models: views.map((view) => ({ id: view.id, name: view.name, hash: view.hash, format: view.format })),
     seed: spec.seed,
     backend: primary.backend,
+    ...(primary.convolutions ? { convolutions: primary.convolutions } : {}),
     attempt: job.attemptsMade + 1,
     trace: primary.trace,
     traces: Object.fromEntries(outputs.map((output, k) => [modelIds[k], output.trace])),

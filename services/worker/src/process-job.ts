@@ -187,6 +187,7 @@ export function createProcessor(deps: ProcessorDeps) {
           // (`batch.seed: 'leader'`), and only the same batch reproduces them.
           seed: runSpec.itemSeeds ? runSpec.itemSeeds[item] : spec.seed,
           backend: output.backend,
+          ...(output.convolutions ? { convolutions: output.convolutions } : {}),
           attempt: job.attemptsMade + 1,
           // In a batched run the trace is the batch's mean objective per step; each unit's final value is in metrics.
           ...(units.length > 1 ? { batch: { leader: id, units: units.length, item, trace: 'batch mean', seed: runSpec.itemSeeds ? 'own' : 'leader' } } : {}),

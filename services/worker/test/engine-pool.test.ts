@@ -43,6 +43,7 @@ test('runs a job in the thread: images of the requested size, a trace per step, 
   assert.deepEqual(output.images.map((i) => [i.width, i.height]), [[16, 16], [16, 16]]);
   assert.equal(output.trace.length, 4);
   assert.equal(output.backend, 'wasm');
+  assert.equal(output.convolutions, nativeConvUnavailableReason() == null ? 'avx512' : 'xnnpack');
   assert.deepEqual(progress, [2, 4]);
   assert.equal(output.leakedTensors, 0);
 });
