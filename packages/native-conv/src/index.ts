@@ -9,21 +9,17 @@ import { fileURLToPath } from 'node:url';
 
 export interface NativeConvAddon {
   /**
-   * Convolves in place in `memory` (a view of the whole WebAssembly memory); `params` as
-   * `NATIVE_CONV_PARAMS` lists them. Returns 1 where it looped over input channels, 0 over output
-   * channels. Throws on a geometry or offset outside the memory.
+   * Convolves in place in `memory` (a view of the whole WebAssembly memory). `params`, in this order:
+   * the float offsets in `memory` of x, filter, bias (−1: none) and y; batch, inHeight, inWidth,
+   * inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth, strideHeight, strideWidth,
+   * dilationHeight, dilationWidth, padTop, padLeft; the activation (`NATIVE_CONV_ACTIVATIONS`); the
+   * threads to split a large convolution over. Returns 1 where it looped over input channels, 0 over
+   * output channels. Throws on a geometry or offset outside the memory.
    */
   conv2d(memory: Float32Array, params: Int32Array): number;
   /** Whether this CPU runs the kernels (AVX-512F). */
   supported(): boolean;
 }
-
-/** The order of `conv2d`'s params: float offsets in the memory (bias −1: none), geometry, activation, threads. */
-export const NATIVE_CONV_PARAMS = [
-  'x', 'filter', 'bias', 'y', 'batch', 'inHeight', 'inWidth', 'inChannels', 'outHeight', 'outWidth', 'outChannels',
-  'filterHeight', 'filterWidth', 'strideHeight', 'strideWidth', 'dilationHeight', 'dilationWidth', 'padTop', 'padLeft',
-  'activation', 'threads',
-] as const;
 
 /** `activation` values: what the kernel applies after the bias. */
 export const NATIVE_CONV_ACTIVATIONS = { linear: 0, relu: 1, relu6: 2 } as const;

@@ -29,6 +29,7 @@
  * once input-only-gradients.ts is installed.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { loadNativeConv } from '@featurevis/native-conv';
 import { ADAM_KERNEL, adamKernel } from './adam.ts';
 import { conv2dBackpropInputAsForwardConv } from './conv2d-backprop-input.ts';
 import { depthwiseConv2dBackpropInputAsForwardConv } from './depthwise-conv2d-backprop-input.ts';
@@ -37,7 +38,6 @@ import {
   ITEM_CHANNEL_CONV_BACKPROP_INPUT_KERNEL, ITEM_CHANNEL_CONV_KERNEL, itemChannelConvBackpropInputKernel, itemChannelConvGradient, itemChannelConvKernel,
 } from './item-channel-conv.ts';
 import { maxPoolGrad } from './max-pool-grad.ts';
-import { loadNativeConv } from '@featurevis/native-conv';
 import { nativeConv2D, nativeFusedConv2D, setNativeConvState } from './native-conv.ts';
 import { meanGradient, sumGradient } from './reduction-gradients.ts';
 import { REDIRECTED_RELU_GRAD_KERNEL, redirectedReluGradKernel } from './redirected-relu-grad.ts';
