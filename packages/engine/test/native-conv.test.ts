@@ -14,6 +14,8 @@ import { loadNativeConv } from '@featurevis/native-conv';
 import { initBackend, nativeConvActive, nativeConvUnavailableReason, registerNativeConvKernels } from '@featurevis/engine/backends';
 import { nativeConvCallCount, setNativeConvState } from '../src/backends/wasm/native-conv.ts';
 import { assertClose, randomValues, runOn } from './helpers/kernel-comparison.ts';
+import { shapesA, skipWithoutShapesA } from './helpers/shapes-a.ts';
+import { visualize } from '../src/index.ts';
 
 type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
 
@@ -151,4 +153,38 @@ test('the addon refuses tensors outside the memory and geometries with zero size
   assert.throws(() => addon.conv2d(memory, Int32Array.from(params, (v, i) => (i === 4 ? 0 : v))), /geometry/);
   assert.throws(() => addon.conv2d(memory, params.subarray(0, 10)), /params/);
   assert.throws(() => addon.conv2d(new Float64Array(8) as unknown as Float32Array, params), /Float32Array/);
+});
+
+test('a whole run on shapes-a with the addon follows the same optimisation as with XNNPACK: traces and final objectives within float rounding', { skip: (!cpuHasAvx512 && 'no AVX-512') || skipWithoutShapesA }, async () => {
+  setNativeConvState({ active: true, threads: 1 });
+  const model = await shapesA();
+  // A 64-channel sweep batch's kind of run (per-item channel objectives, the redirected-ReLU phase
+  // included), short: 24 steps, 8 items.
+  const spec = {
+    model: 'shapes-a', objective: [0, 3, 7, 11, 19, 23, 29, 31].map((channel) => ({ type: 'channel' as const, layer: 'conv2', channel })),
+    steps: 24, image: { size: 32, batch: 8 }, seed: 3,
+  };
+  const callsBefore = nativeConvCallCount();
+  const native = await visualize(model, spec);
+  assert.ok(nativeConvCallCount() > callsBefore, 'the addon ran');
+  assert.equal(native.convolutions, 'avx512');
+  const restore = registerNativeConvKernels(1);
+  restore();
+  let xnnpack;
+  try {
+    xnnpack = await visualize(model, spec);
+  } finally {
+    registerNativeConvKernels(1);
+  }
+  assert.equal(xnnpack.convolutions, 'xnnpack');
+  // Different summation orders: not bit-identical, but the same optimisation to float rounding.
+  assert.equal(native.trace.length, xnnpack.trace.length);
+  for (const [step, value] of native.trace.entries()) {
+    assert.ok(Math.abs(value - xnnpack.trace[step]!) <= 1e-3 * Math.max(1, Math.abs(xnnpack.trace[step]!)), `step ${step + 1}: ${value} against ${xnnpack.trace[step]}`);
+  }
+  const perImage = (output: typeof native) => (output.metrics.perImage as { objective: number[] }).objective;
+  for (const [item, value] of perImage(native).entries()) {
+    const other = perImage(xnnpack)[item]!;
+    assert.ok(Math.abs(value - other) <= 1e-3 * Math.max(1, Math.abs(other)), `item ${item}: ${value} against ${other}`);
+  }
 });
