@@ -4,7 +4,7 @@
  * assertions: the tests do not time anything (issue 4).
  *
  * WASM's thread count is fixed once per process, so with several `--wasm-threads` values (or several
- * `--native-conv` values: the AVX-512 convolution addon where available, or XNNPACK's) each
+ * `--native-conv` values: the convolution addon where available, or XNNPACK's) each
  * configuration runs in a child process of its own (one after another), and this one merges their rows
  * into one table and file; the sweep table then also compares the batched sweep in each configuration
  * with the one-unit runs in each (`sweep/seq` across configurations): threads speed up batches, while
@@ -16,7 +16,7 @@ import path from 'node:path';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { nativeConvActive } from '@featurevis/engine/backends';
+import { nativeConvActive, nativeConvInstructionSet } from '@featurevis/engine/backends';
 import { benchGroups } from './groups/index.ts';
 import type { BenchRow } from './groups/types.ts';
 
@@ -28,7 +28,7 @@ const { values: args } = parseArgs({
     out: { type: 'string', default: fileURLToPath(new URL('./results/latest.json', import.meta.url)) },
     // Threads for WASM, comma-separated; `auto` (the default): every core.
     'wasm-threads': { type: 'string', default: 'auto' },
-    // WASM convolutions, comma-separated: auto (the AVX-512 addon where available), off (XNNPACK).
+    // WASM convolutions, comma-separated: auto (the convolution addon where available), off (XNNPACK).
     'native-conv': { type: 'string', default: 'auto' },
   },
 });
@@ -168,6 +168,12 @@ function crossConfigurationSweepRows(sweepRows: BenchRow[]): BenchRow[] {
   return crossed;
 }
 
+/** What runs WASM's convolutions in this process at the moment (a group initialises the backend first). */
+function convolutionsNow(): string {
+  if (!nativeConvActive()) return 'XNNPACK';
+  return nativeConvInstructionSet() === 'avx2' ? 'AVX2' : 'AVX-512';
+}
+
 const rows: BenchRow[] = [];
 const startedAt = new Date().toISOString();
 // Other processes share this machine's cores: the load average says how much they did during the run.
@@ -181,7 +187,7 @@ if (threadChoices.length > 1 || nativeConvChoices.length > 1) {
     console.error(`${group.name}:`);
     // WASM rows say what ran their convolutions (the engine's choice in this process; the service
     // group's worker threads choose the same way from the same setting).
-    await group.run(options, (row) => rows.push(row.backend === 'wasm' ? { ...row, convolutions: nativeConvActive() ? 'AVX-512' : 'XNNPACK' } : row));
+    await group.run(options, (row) => rows.push(row.backend === 'wasm' ? { ...row, convolutions: convolutionsNow() } : row));
   }
 }
 for (const group of selected) printTable(group.name, rows.filter((row) => row.group === group.name));

@@ -230,7 +230,7 @@ describe('Dockerfile.gpu (worker)', () => {
     assert.equal(args.TFJS_NODE_GPU_VERSION, tfjsCore.version);
   });
 
-  it('gives the install stage Node\'s headers, so npm ci builds the AVX-512 convolution addon without downloading them', () => {
+  it('gives the install stage Node\'s headers, so npm ci builds the convolution addon without downloading them', () => {
     const install = stages.find((stage) => /npm ci/.test(runs([stage])))!;
     assert.ok(install.instructions.some((i) => i.keyword === 'COPY' && /--from=node \/usr\/local\/include\/node\s/.test(i.args)), 'COPY of /usr/local/include/node');
     assert.match(runs([install]), /apt-get install[^\n]*\bg\+\+/);

@@ -64,7 +64,7 @@ describe('a job, end to end', () => {
     assert.ok(metadata.trace.at(-1) > metadata.trace[0], `objective rose: ${metadata.trace[0]} → ${metadata.trace.at(-1)}`);
     assert.match(metadata.backend, /^(wasm|cpu|tensorflow|webgpu)$/);
     // On WASM the convolution implementation is part of what reproduces the bytes.
-    if (metadata.backend === 'wasm') assert.match(metadata.convolutions, /^(avx512|xnnpack)$/);
+    if (metadata.backend === 'wasm') assert.match(metadata.convolutions, /^(avx512|avx2|xnnpack)$/);
     else assert.equal(metadata.convolutions, undefined);
     assert.ok(metadata.timings.meanStepMs > 0);
     assert.equal(typeof metadata.metrics.classProbability, 'number');

@@ -4,7 +4,7 @@ export interface BenchRow {
   backend: string;
   /** WASM: the threads convolutions ran on (the engine's `initBackend` report; the service group: the worker's). */
   threads?: number;
-  /** WASM: what ran the convolutions: 'AVX-512' (the packages/native-conv addon) or 'XNNPACK'. */
+  /** WASM: what ran the convolutions: 'AVX-512' or 'AVX2' (the packages/native-conv addon) or 'XNNPACK'. */
   convolutions?: string;
   /** What was switched on, e.g. the project's WASM gradient kernels versus tfjs-backend-wasm's own. */
   variant: string;
@@ -93,7 +93,7 @@ export interface BenchOptions {
   backends: readonly string[];
   /** WASM threads (`initBackend`'s wasmThreads, the worker's WASM_THREADS); absent: every core. */
   wasmThreads?: number;
-  /** WASM: convolutions in the AVX-512 addon where it is available (`initBackend`'s nativeConv, the worker's NATIVE_CONV). */
+  /** WASM: convolutions in the convolution addon where it is available (`initBackend`'s nativeConv, the worker's NATIVE_CONV). */
   nativeConv: boolean;
 }
 

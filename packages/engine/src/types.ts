@@ -92,10 +92,11 @@ export interface VisualizationOutput {
   settings: Record<string, unknown>;
   backend: string;
   /**
-   * WASM only: what ran the convolutions — 'avx512' (the packages/native-conv addon) or 'xnnpack'. The
-   * two sum in different orders, so byte-identical reproduction needs the same one (and the same backend).
+   * WASM only: what ran the convolutions — the packages/native-conv addon on 'avx512' or 'avx2', or
+   * 'xnnpack'. They sum in different orders, so byte-identical reproduction needs the same one (and
+   * the same backend).
    */
-  convolutions?: 'avx512' | 'xnnpack';
+  convolutions?: 'avx512' | 'avx2' | 'xnnpack';
   timings: { totalMs: number; meanStepMs: number; stepsPerSecond: number };
 }
 

@@ -30,7 +30,7 @@ import { buildObjective, classIndex } from './objectives/index.ts';
 import { normalizeGradients, optimizers, withRedirectedReluGradients } from './optimizers/index.ts';
 import { isCodeParameterization, parameterizations, type ImageParameterization, type ParameterizationContext } from './parameterizations/index.ts';
 import { encodeBatch } from './png.ts';
-import { nativeConvActive } from './backends/wasm/native-conv.ts';
+import { nativeConvActive, nativeConvInstructionSet } from './backends/wasm/native-conv.ts';
 import { resolveSettings } from './presets.ts';
 import { priors as priorUnits } from './priors/index.ts';
 import { checkSamplingSpace } from './priors/latentDae.ts';
@@ -130,7 +130,7 @@ export async function visualize(model: LoadedModel, spec: VisualizationSpec, opt
         metrics,
         settings: { model: spec.model, objective: spec.objective, ...settings, seed: spec.seed },
         backend: tf.getBackend(),
-        ...(tf.getBackend() === 'wasm' ? { convolutions: nativeConvActive() ? 'avx512' as const : 'xnnpack' as const } : {}),
+        ...(tf.getBackend() === 'wasm' ? { convolutions: (nativeConvActive() && nativeConvInstructionSet()) || 'xnnpack' as const } : {}),
         timings: { totalMs, meanStepMs, stepsPerSecond: 1000 / meanStepMs },
       };
     } finally {

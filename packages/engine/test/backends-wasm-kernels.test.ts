@@ -72,7 +72,7 @@ const convCases: Array<{ inputHw: [number, number]; filterHw: [number, number]; 
 ];
 
 /**
- * Runs `body` with XNNPACK's convolutions (the AVX-512 addon's unregistered where initBackend
+ * Runs `body` with XNNPACK's convolutions (the convolution addon's unregistered where initBackend
  * registered it: native-conv.ts), then puts the addon's back.
  */
 async function withXnnpackConvolutions<T>(body: () => Promise<T> | T): Promise<T> {
@@ -85,10 +85,10 @@ async function withXnnpackConvolutions<T>(body: () => Promise<T> | T): Promise<T
   }
 }
 
-// Each case with XNNPACK's forward convolutions and, where the AVX-512 addon runs on this machine, with
+// Each case with XNNPACK's forward convolutions and, where the convolution addon runs on this machine, with
 // its (the planner's choice of formulation follows each one's cost: checked for XNNPACK's).
-for (const [index, c] of convCases.entries()) for (const convolutions of ['XNNPACK', 'AVX-512'] as const) {
-  test(`Conv2DBackpropInput on WASM (${convolutions} convolutions) equals CPU: input ${c.inputHw}, filter ${c.filterHw}, stride ${c.stride}, pad ${JSON.stringify(c.pad)}, channels ${c.channels ?? [3, 5]}`, { skip: convolutions === 'AVX-512' && (nativeConvUnavailableReason() ?? false) }, () => (convolutions === 'XNNPACK' ? withXnnpackConvolutions : (f: () => Promise<void>) => f())(async () => {
+for (const [index, c] of convCases.entries()) for (const convolutions of ['XNNPACK', 'addon'] as const) {
+  test(`Conv2DBackpropInput on WASM (${convolutions} convolutions) equals CPU: input ${c.inputHw}, filter ${c.filterHw}, stride ${c.stride}, pad ${JSON.stringify(c.pad)}, channels ${c.channels ?? [3, 5]}`, { skip: convolutions === 'addon' && (nativeConvUnavailableReason() ?? false) }, () => (convolutions === 'XNNPACK' ? withXnnpackConvolutions : (f: () => Promise<void>) => f())(async () => {
     const [inChannels, outChannels] = c.channels ?? [3, 5];
     const batch = 2;
     const inputShape = [batch, ...c.inputHw, inChannels];

@@ -1,8 +1,8 @@
 /**
- * The AVX-512 convolutions (packages/native-conv, registered by native-conv.ts) against tfjs's pure-JS
+ * The addon's convolutions (packages/native-conv, AVX-512 and AVX2, registered by native-conv.ts) against tfjs's pure-JS
  * CPU kernels: Conv2D and FusedConv2D over strides, dilations, paddings, channel counts that take
  * each of the addon's two loop orders with their vector tails, activations, and a split over threads;
- * the fallbacks to XNNPACK; and that the addon is built and used wherever the CPU has AVX-512 (so a
+ * the fallbacks to XNNPACK; and that the addon is built and used wherever the CPU has AVX-512 or AVX2 (so a
  * machine where `npm ci` silently failed to build it fails here instead of running slower).
  */
 import { test, before, after } from 'node:test';
@@ -19,9 +19,25 @@ import { visualize } from '../src/index.ts';
 
 type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
 
-const cpuHasAvx512 = process.arch === 'x64' && /^flags\s*:.*\bavx512f\b/m.test((() => {
-  try { return readFileSync('/proc/cpuinfo', 'utf8'); } catch { return ''; }
-})());
+const cpuFlags = (() => {
+  try { return /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.split(/\s+/) ?? []; } catch { return []; }
+})();
+const cpuHasAvx512 = process.arch === 'x64' && cpuFlags.includes('avx512f');
+const cpuHasAvx2 = process.arch === 'x64' && cpuFlags.includes('avx2') && cpuFlags.includes('fma');
+/** The instruction sets this CPU runs, best first: each case runs on each (the addon's `isa`). */
+const instructionSets = [...(cpuHasAvx512 ? ['avx512' as const] : []), ...(cpuHasAvx2 ? ['avx2' as const] : [])];
+
+/** Runs `body` with the addon on instruction set `set`, then back on the best one. */
+async function onInstructionSet<T>(set: 'avx512' | 'avx2', body: () => Promise<T>): Promise<T> {
+  const { addon } = loadNativeConv();
+  assert.ok(addon, 'the addon is loaded');
+  addon.isa(set);
+  try {
+    return await body();
+  } finally {
+    addon.isa(instructionSets[0]);
+  }
+}
 
 
 
@@ -33,12 +49,13 @@ before(async () => {
 
 after(() => setNativeConvState({ active: nativeConvActive(), threads: 1 }));
 
-test('the addon is built and runs the WASM backend\'s convolutions on a CPU with AVX-512 (else says why not)', () => {
-  if (cpuHasAvx512) {
+test('the addon is built and runs the WASM backend\'s convolutions on a CPU with AVX-512 or AVX2 (the best it has; else says why not)', () => {
+  if (instructionSets.length > 0) {
     assert.equal(nativeConvUnavailableReason(), null);
     assert.ok(nativeConvActive());
+    assert.equal(loadNativeConv().addon!.isa(), instructionSets[0]);
   } else {
-    assert.match(nativeConvUnavailableReason() ?? '', /AVX-512|not built|x86-64/);
+    assert.match(nativeConvUnavailableReason() ?? '', /AVX|not built|x86-64/);
     assert.ok(!nativeConvActive());
   }
 });
@@ -79,7 +96,7 @@ for (const [index, c] of cases.entries()) {
   };
   const attrs = { strides: c.stride, pad: c.pad, dataFormat: 'NHWC', dilations: c.dilation ?? 1 };
 
-  test(`native Conv2D equals CPU: ${label}`, { skip: !cpuHasAvx512 && 'no AVX-512' }, async () => {
+  for (const set of instructionSets) test(`native Conv2D (${set}) equals CPU: ${label}`, () => onInstructionSet(set, async () => {
     setNativeConvState({ active: true, threads: c.threads ?? 1 });
     const { x, filter } = inputs();
     const expected = await runOn('cpu', tf.Conv2D, { x, filter }, attrs);
@@ -88,10 +105,10 @@ for (const [index, c] of cases.entries()) {
     assert.equal(nativeConvCallCount(), callsBefore + 1, 'the addon ran');
     assert.deepEqual(actual.shape, expected.shape);
     assertClose(actual.values, expected.values, 'y');
-  });
+  }));
 
-  for (const activation of ['linear', 'relu', 'relu6'] as const) {
-    test(`native FusedConv2D (bias, ${activation}) equals CPU: ${label}`, { skip: !cpuHasAvx512 && 'no AVX-512' }, async () => {
+  for (const activation of ['linear', 'relu', 'relu6'] as const) for (const set of instructionSets) {
+    test(`native FusedConv2D (${set}; bias, ${activation}) equals CPU: ${label}`, () => onInstructionSet(set, async () => {
       setNativeConvState({ active: true, threads: c.threads ?? 1 });
       // relu6 clips at 6: scale the input so that some outputs do reach it.
       const { x, filter, bias } = inputs();
@@ -102,11 +119,11 @@ for (const [index, c] of cases.entries()) {
       const actual = await runOn('wasm', tf.FusedConv2D, { x, filter, bias }, fusedAttrs);
       assert.equal(nativeConvCallCount(), callsBefore + 1, 'the addon ran');
       assertClose(actual.values, expected.values, 'y');
-    });
+    }));
   }
 }
 
-test('FusedConv2D falls back to XNNPACK for leaky ReLU and PReLU, with the same results as CPU', { skip: !cpuHasAvx512 && 'no AVX-512' }, async () => {
+test('FusedConv2D falls back to XNNPACK for leaky ReLU and PReLU, with the same results as CPU', { skip: instructionSets.length === 0 && 'no AVX-512 or AVX2' }, async () => {
   const x = { values: randomValues(2 * 6 * 6 * 4, 1), shape: [2, 6, 6, 4] };
   const filter = { values: randomValues(3 * 3 * 4 * 8, 2), shape: [3, 3, 4, 8] };
   const bias = { values: randomValues(8, 3), shape: [8] };
@@ -124,7 +141,7 @@ test('FusedConv2D falls back to XNNPACK for leaky ReLU and PReLU, with the same 
   }
 });
 
-test('registerNativeConvKernels\' restore puts XNNPACK back, and registering again uses the addon again', { skip: !cpuHasAvx512 && 'no AVX-512' }, async () => {
+test('registerNativeConvKernels\' restore puts XNNPACK back, and registering again uses the addon again', { skip: instructionSets.length === 0 && 'no AVX-512 or AVX2' }, async () => {
   const x = { values: randomValues(2 * 5 * 5 * 16, 5), shape: [2, 5, 5, 16] };
   const filter = { values: randomValues(3 * 3 * 16 * 16, 6), shape: [3, 3, 16, 16] };
   const attrs = { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 1 };
@@ -142,7 +159,7 @@ test('registerNativeConvKernels\' restore puts XNNPACK back, and registering aga
   assertClose(native.values, xnnpack.values, 'native against XNNPACK');
 });
 
-test('the addon refuses tensors outside the memory and geometries with zero sizes', { skip: !cpuHasAvx512 && 'no AVX-512' }, () => {
+test('the addon refuses tensors outside the memory and geometries with zero sizes', { skip: instructionSets.length === 0 && 'no AVX-512 or AVX2' }, () => {
   const { addon } = loadNativeConv();
   assert.ok(addon);
   const memory = new Float32Array(64);
@@ -155,7 +172,7 @@ test('the addon refuses tensors outside the memory and geometries with zero size
   assert.throws(() => addon.conv2d(new Float64Array(8) as unknown as Float32Array, params), /Float32Array/);
 });
 
-test('a whole run on shapes-a with the addon follows the same optimisation as with XNNPACK: traces and final objectives within float rounding', { skip: (!cpuHasAvx512 && 'no AVX-512') || skipWithoutShapesA }, async () => {
+test('a whole run on shapes-a with the addon (each instruction set) follows the same optimisation as with XNNPACK: traces and final objectives within float rounding', { skip: (instructionSets.length === 0 && 'no AVX-512 or AVX2') || skipWithoutShapesA }, async () => {
   setNativeConvState({ active: true, threads: 1 });
   const model = await shapesA();
   // A 64-channel sweep batch's kind of run (per-item channel objectives, the redirected-ReLU phase
@@ -164,10 +181,6 @@ test('a whole run on shapes-a with the addon follows the same optimisation as wi
     model: 'shapes-a', objective: [0, 3, 7, 11, 19, 23, 29, 31].map((channel) => ({ type: 'channel' as const, layer: 'conv2', channel })),
     steps: 24, image: { size: 32, batch: 8 }, seed: 3,
   };
-  const callsBefore = nativeConvCallCount();
-  const native = await visualize(model, spec);
-  assert.ok(nativeConvCallCount() > callsBefore, 'the addon ran');
-  assert.equal(native.convolutions, 'avx512');
   const restore = registerNativeConvKernels(1);
   restore();
   let xnnpack;
@@ -177,14 +190,24 @@ test('a whole run on shapes-a with the addon follows the same optimisation as wi
     registerNativeConvKernels(1);
   }
   assert.equal(xnnpack.convolutions, 'xnnpack');
-  // Different summation orders: not bit-identical, but the same optimisation to float rounding.
-  assert.equal(native.trace.length, xnnpack.trace.length);
-  for (const [step, value] of native.trace.entries()) {
-    assert.ok(Math.abs(value - xnnpack.trace[step]!) <= 1e-3 * Math.max(1, Math.abs(xnnpack.trace[step]!)), `step ${step + 1}: ${value} against ${xnnpack.trace[step]}`);
-  }
-  const perImage = (output: typeof native) => (output.metrics.perImage as { objective: number[] }).objective;
-  for (const [item, value] of perImage(native).entries()) {
-    const other = perImage(xnnpack)[item]!;
-    assert.ok(Math.abs(value - other) <= 1e-3 * Math.max(1, Math.abs(other)), `item ${item}: ${value} against ${other}`);
+  const perImage = (output: typeof xnnpack) => (output.metrics.perImage as { objective: number[] }).objective;
+  for (const set of instructionSets) {
+    const native = await onInstructionSet(set, async () => {
+      const callsBefore = nativeConvCallCount();
+      const output = await visualize(model, spec);
+      assert.ok(nativeConvCallCount() > callsBefore, 'the addon ran');
+      return output;
+    });
+    assert.equal(native.convolutions, set);
+    // Different summation orders: not bit-identical, but the same optimisation to float rounding
+    // (measured: 1e-6 relative on AVX-512).
+    assert.equal(native.trace.length, xnnpack.trace.length);
+    for (const [step, value] of native.trace.entries()) {
+      assert.ok(Math.abs(value - xnnpack.trace[step]!) <= 1e-3 * Math.max(1, Math.abs(xnnpack.trace[step]!)), `${set}, step ${step + 1}: ${value} against ${xnnpack.trace[step]}`);
+    }
+    for (const [item, value] of perImage(native).entries()) {
+      const other = perImage(xnnpack)[item]!;
+      assert.ok(Math.abs(value - other) <= 1e-3 * Math.max(1, Math.abs(other)), `${set}, item ${item}: ${value} against ${other}`);
+    }
   }
 });

@@ -11,13 +11,13 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { nativeConvUnavailableReason } from '@featurevis/engine/backends';
+import { nativeConvInstructionSet, nativeConvUnavailableReason } from '@featurevis/engine/backends';
 import { skipWithoutShapesA } from './helpers/shapes-a.ts';
 
 const script = fileURLToPath(new URL('./helpers/threaded-run.ts', import.meta.url));
 
 interface ChildReport {
-  threads: number; threadsFromPixels: number | null; nativeConv: { active: boolean; xnnpackThreads?: number } | null;
+  threads: number; threadsFromPixels: number | null; nativeConv: { active: boolean; instructionSet?: string; xnnpackThreads?: number } | null;
   duringSmallRun: number; afterSmallRun: number; pngSha256: string[];
 }
 
@@ -58,10 +58,10 @@ test('where the threaded build fails to load, WASM starts on one thread and runs
   assert.deepEqual(fallen.pngSha256, single.pngSha256);
 });
 
-test('with the AVX-512 addon, convolutions run on its two threads, XNNPACK on one, with the same PNG bytes as one thread', { skip: skipWithoutShapesA || (nativeConvUnavailableReason() ?? false) }, () => {
+test('with the convolution addon, convolutions run on its two threads, XNNPACK on one, with the same PNG bytes as one thread', { skip: skipWithoutShapesA || (nativeConvUnavailableReason() ?? false) }, () => {
   const single = runWithThreads(1);
   const threaded = runWithThreads(2);
-  assert.deepEqual(threaded.nativeConv, { active: true, xnnpackThreads: 1 });
+  assert.deepEqual(threaded.nativeConv, { active: true, instructionSet: nativeConvInstructionSet(), xnnpackThreads: 1 });
   assert.equal(threaded.threads, 2);
   assert.equal(threaded.threadsFromPixels, null, 'XNNPACK runs one thread: nothing to switch');
   assert.equal(threaded.pngSha256.length, 5);

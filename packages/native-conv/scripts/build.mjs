@@ -19,7 +19,7 @@ function skip(reason) {
 }
 
 if (process.env.FEATUREVIS_NATIVE_CONV_BUILD === '0') skip('FEATUREVIS_NATIVE_CONV_BUILD=0');
-if (process.arch !== 'x64') skip(`AVX-512 kernels are x86-64 only; this is ${process.arch}`);
+if (process.arch !== 'x64') skip(`the kernels (AVX-512, AVX2) are x86-64 only; this is ${process.arch}`);
 if (!existsSync(nodeGyp)) skip(`node-gyp not found at ${nodeGyp}`);
 if (!existsSync(path.join(nodedir, 'include', 'node', 'node_api.h'))) skip(`no Node headers under ${nodedir}/include/node`);
 const result = spawnSync(process.execPath, [nodeGyp, 'rebuild', `--nodedir=${nodedir}`], { cwd: packageFolder, stdio: ['ignore', 'inherit', 'inherit'] });

@@ -1,19 +1,9 @@
 /*
- * 2-D convolution (NHWC input, [kh, kw, in, out] filter, as TensorFlow.js lays them out) in AVX-512, run
- * on tensors where they live: in tfjs-backend-wasm's heap, handed over as a Float32Array over the
- * whole WebAssembly memory with float offsets. See ../README.md for why this exists.
- *
- * Two loop orders, chosen per call by how many vector lanes each leaves idle:
- *  - over output channels (`conv_out_vec`): 16 output channels a vector, 8 output pixels of a row at a
- *    time (up to 2 vectors each: 16 accumulators); each input value is broadcast and multiplied into
- *    them. Good when the output has 16 or more channels.
- *  - over input channels (`conv_in_vec`): 2–8 output pixels at a time, one accumulator per pixel and
- *    output channel (at most 8 channels, at most 16 accumulators) holding 16 input channels' products,
- *    summed across the vectors four at a time at the end. Good for few output channels from many input
- *    channels (a first layer's input gradient: 16 → 3).
- * Where a block lies inside the input (width stride and dilation 1 for the first order, width
- * dilation 1 for the second), a row's taps and channels are read as one run of kw · ci values. Taps
- * outside the input read a row of zeros instead of being branched around.
+ * 2-D convolution (NHWC input, [kh, kw, in, out] filter, as TensorFlow.js lays them out) in AVX-512, or
+ * in AVX2 with FMA on CPUs without AVX-512, run on tensors where they live: in tfjs-backend-wasm's heap,
+ * handed over as a Float32Array over the whole WebAssembly memory with float offsets. The kernels are
+ * in kernels.h, compiled here once per instruction set; this file chooses one at run time, splits
+ * large convolutions over threads and is the Node-API interface. See ../README.md for why this exists.
  */
 #include <node_api.h>
 #include <pthread.h>
@@ -37,14 +27,28 @@ typedef struct {
 } geometry;
 
 #if HAVE_X86
-#define AVX512 __attribute__((target("avx512f")))
 #define INLINE static inline __attribute__((always_inline))
 #define PIXELS 8
+#define FOR_PIXELS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
 
-AVX512 INLINE __m512 activate(__m512 v, int activation) {
-  if (activation == ACT_RELU) return _mm512_max_ps(v, _mm512_setzero_ps());
-  if (activation == ACT_RELU6) return _mm512_min_ps(_mm512_max_ps(v, _mm512_setzero_ps()), _mm512_set1_ps(6.0f));
-  return v;
+/* The input row under output row oy for filter row ky, or NULL where it lies outside the input. */
+static inline const float *input_row(const float *x, const geometry *g, int n, int oy, int ky) {
+  const int iy = oy * g->sh - g->pad_top + ky * g->dh;
+  return iy < 0 || iy >= g->h ? NULL : x + ((size_t)n * g->h + iy) * g->w * g->ci;
+}
+
+/* How a block reads a filter row's taps: `runs` runs of `length` values per pixel. */
+typedef struct { int runs, length; } tap_runs;
+
+/*
+ * For output pixels [ox0, ox0 + pixels) of a row: one run each where every tap lies inside the input at
+ * width dilation 1 (a pixel's kw taps of ci channels are then kw · ci consecutive values), else kw runs
+ * of ci values.
+ */
+static inline tap_runs tap_runs_of(const geometry *g, int ox0, int pixels) {
+  const int first = ox0 * g->sw - g->pad_left, last = (ox0 + pixels - 1) * g->sw - g->pad_left + g->kw - 1;
+  const int merged = g->dw == 1 && first >= 0 && last < g->w;
+  return merged ? (tap_runs){ 1, g->kw * g->ci } : (tap_runs){ g->kw, g->ci };
 }
 
 static inline float activate_scalar(float v, int activation) {
@@ -53,70 +57,31 @@ static inline float activate_scalar(float v, int activation) {
   return v;
 }
 
-static inline __mmask16 lanes(int count) { return count >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << count) - 1u); }
+/* ---- AVX-512: 16 lanes, mask registers. ---- */
+#define TARGET __attribute__((target("avx512f")))
+#define FN(name) name##_avx512
+#define V __m512
+#define M __mmask16
+#define NL 16
+#define MAX_VECS 2
+#define ACCUMULATORS 16
+#define VZERO() _mm512_setzero_ps()
+#define VSET1(x) _mm512_set1_ps(x)
+#define VADD(a, b) _mm512_add_ps(a, b)
+#define VMAX(a, b) _mm512_max_ps(a, b)
+#define VMIN(a, b) _mm512_min_ps(a, b)
+#define VFMA(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define VLOADM(m, p) _mm512_maskz_loadu_ps(m, p)
+#define VSTOREM(p, m, v) _mm512_mask_storeu_ps(p, m, v)
+#define LANES(n) lanes_avx512(n)
+#define SUM4(a, b, c, d) sum4_avx512(a, b, c, d)
 
-/*
- * One block: PIXELS output pixels of row (n, oy) from column ox0, output channels co0 .. co0 + 16·VECS.
- * The accumulators are named variables (the FOR_PIXELS macros below), not an array: with an array GCC
- * 12 kept them in registers but also stored all 16 to the stack on every iteration (store-bound: 70
- * against 207 GFLOP/s on a batch-64 16 → 32 channel convolution). Blocks of 16 pixels for a single
- * output vector were tried and were slower (0.77 → 0.98 ms on a 3 → 16 one: the pointers spill).
- */
-#define FOR_PIXELS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
-AVX512 INLINE void out_vec_block(const float *x, const float *w, const float *bias, float *y, const geometry *g, const float *zeros,
-                                 int n, int oy, int ox0, int co0, const int VECS) {
-  const int pixels = g->ow - ox0 < PIXELS ? g->ow - ox0 : PIXELS;
-  const __mmask16 m0 = lanes(g->co - co0), m1 = VECS > 1 ? lanes(g->co - co0 - 16) : 0;
-#define DECLARE(p) __m512 a##p = _mm512_setzero_ps(), b##p = _mm512_setzero_ps();
-  FOR_PIXELS(DECLARE)
-#undef DECLARE
-  /* Interior blocks at width stride and dilation 1: a row's taps and channels are one run of kw · ci values. */
-  const int first_ix = ox0 - g->pad_left, last_ix = ox0 + pixels - 1 - g->pad_left + g->kw - 1;
-  const int merged = g->sw == 1 && g->dw == 1 && first_ix >= 0 && last_ix < g->w;
-  const int runs = merged ? 1 : g->kw, run_length = merged ? g->kw * g->ci : g->ci;
-  for (int ky = 0; ky < g->kh; ky++) {
-    const int iy = oy * g->sh - g->pad_top + ky * g->dh;
-    if (iy < 0 || iy >= g->h) continue;
-    const float *row = x + ((size_t)n * g->h + iy) * g->w * g->ci;
-    for (int kx = 0; kx < runs; kx++) {
-#define POINTER(p) const int ix##p = (ox0 + p) * g->sw - g->pad_left + kx * g->dw; \
-      const float *in##p = p < pixels && ix##p >= 0 && ix##p < g->w ? row + (size_t)ix##p * g->ci : zeros;
-      FOR_PIXELS(POINTER)
-#undef POINTER
-      const float *taps = w + ((size_t)(ky * g->kw + kx) * g->ci) * g->co + co0;
-      for (int c = 0; c < run_length; c++) {
-        const __m512 w0 = _mm512_maskz_loadu_ps(m0, taps + (size_t)c * g->co);
-        const __m512 w1 = VECS > 1 ? _mm512_maskz_loadu_ps(m1, taps + (size_t)c * g->co + 16) : _mm512_setzero_ps();
-#define MULTIPLY_ADD(p) { const __m512 v = _mm512_set1_ps(in##p[c]); a##p = _mm512_fmadd_ps(v, w0, a##p); \
-        if (VECS > 1) b##p = _mm512_fmadd_ps(v, w1, b##p); }
-        FOR_PIXELS(MULTIPLY_ADD)
-#undef MULTIPLY_ADD
-      }
-    }
-  }
-  const __m512 bias0 = bias ? _mm512_maskz_loadu_ps(m0, bias + co0) : _mm512_setzero_ps();
-  const __m512 bias1 = bias && VECS > 1 ? _mm512_maskz_loadu_ps(m1, bias + co0 + 16) : _mm512_setzero_ps();
-  float *out = y + (((size_t)n * g->oh + oy) * g->ow + ox0) * g->co + co0;
-#define STORE(p) if (p < pixels) { _mm512_mask_storeu_ps(out + (size_t)p * g->co, m0, activate(_mm512_add_ps(a##p, bias0), g->activation)); \
-    if (VECS > 1) _mm512_mask_storeu_ps(out + (size_t)p * g->co + 16, m1, activate(_mm512_add_ps(b##p, bias1), g->activation)); }
-  FOR_PIXELS(STORE)
-#undef STORE
+static inline __mmask16 lanes_avx512(int count) {
+  return count >= 16 ? (__mmask16)0xFFFF : count <= 0 ? (__mmask16)0 : (__mmask16)((1u << count) - 1u);
 }
 
-AVX512 static void conv_out_vec(const float *x, const float *w, const float *bias, float *y, const geometry *g, const float *zeros,
-                                long rows_from, long rows_to) {
-  for (long r = rows_from; r < rows_to; r++) {
-    const int n = (int)(r / g->oh), oy = (int)(r % g->oh);
-    for (int ox0 = 0; ox0 < g->ow; ox0 += PIXELS) {
-        int co0 = 0;
-        for (; g->co - co0 > 16; co0 += 32) out_vec_block(x, w, bias, y, g, zeros, n, oy, ox0, co0, 2);
-      if (co0 < g->co) out_vec_block(x, w, bias, y, g, zeros, n, oy, ox0, co0, 1);
-    }
-  }
-}
-
-/* The sums of four vectors' lanes: {Σa, Σb, Σc, Σd}. */
-AVX512 INLINE __m128 sum4(__m512 a, __m512 b, __m512 c, __m512 d) {
+/* {Σa, Σb, Σc, Σd}. */
+TARGET INLINE __m128 sum4_avx512(__m512 a, __m512 b, __m512 c, __m512 d) {
   const __m512 ab = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b)); /* per 128 bits: a02 b02 a13 b13 */
   const __m512 cd = _mm512_add_ps(_mm512_unpacklo_ps(c, d), _mm512_unpackhi_ps(c, d));
   const __m512 abcd = _mm512_add_ps(_mm512_shuffle_ps(ab, cd, 0x44), _mm512_shuffle_ps(ab, cd, 0xEE)); /* per 128 bits: Σa Σb Σc Σd */
@@ -124,84 +89,83 @@ AVX512 INLINE __m128 sum4(__m512 a, __m512 b, __m512 c, __m512 d) {
   return _mm_add_ps(_mm256_castps256_ps128(half), _mm256_extractf128_ps(half, 1));
 }
 
-/*
- * PIXELS_IN output pixels of row (n, oy) from column ox0, output channels co0 .. co0 + OUTS (OUTS ·
- * PIXELS_IN ≤ 16 accumulators), from a filter laid out [kh, co, kw, ci].
- */
-AVX512 INLINE void in_vec_block(const float *x, const float *wt, const float *bias, float *y, const geometry *g, const float *zeros,
-                                int n, int oy, int ox0, int co0, const int OUTS, const int PIXELS_IN) {
-  const int pixels = g->ow - ox0 < PIXELS_IN ? g->ow - ox0 : PIXELS_IN;
-  __m512 acc[16];
-  for (int a = 0; a < 16; a++) acc[a] = _mm512_setzero_ps();
-  /* Every pixel's taps inside the input at width dilation 1: a row's taps and channels are one run of kw · ci values. */
-  const int first_ix = ox0 * g->sw - g->pad_left, last_ix = (ox0 + pixels - 1) * g->sw - g->pad_left + g->kw - 1;
-  const int merged = g->dw == 1 && first_ix >= 0 && last_ix < g->w;
-  const int runs = merged ? 1 : g->kw, run_length = merged ? g->kw * g->ci : g->ci;
-  for (int ky = 0; ky < g->kh; ky++) {
-    const int iy = oy * g->sh - g->pad_top + ky * g->dh;
-    if (iy < 0 || iy >= g->h) continue;
-    const float *row = x + ((size_t)n * g->h + iy) * g->w * g->ci;
-    for (int kx = 0; kx < runs; kx++) {
-      const float *in[8];
-      for (int p = 0; p < PIXELS_IN; p++) {
-        const int ix = (ox0 + p) * g->sw - g->pad_left + kx * g->dw;
-        in[p] = p < pixels && ix >= 0 && ix < g->w ? row + (size_t)ix * g->ci : zeros;
-      }
-      /* wt is laid out [kh, co, kw, ci]: output o's taps of this row, from kx on. */
-      const float *taps = wt + ((size_t)(ky * g->co + co0) * g->kw + kx) * g->ci;
-      const size_t out_stride = (size_t)g->kw * g->ci;
-      for (int c0 = 0; c0 < run_length; c0 += 16) {
-        const __mmask16 m = lanes(run_length - c0);
-        __m512 w[8];
-        for (int o = 0; o < OUTS; o++) w[o] = _mm512_maskz_loadu_ps(m, taps + o * out_stride + c0);
-        for (int p = 0; p < PIXELS_IN; p++) {
-          const __m512 v = _mm512_maskz_loadu_ps(m, in[p] + c0);
-          for (int o = 0; o < OUTS; o++) acc[p * OUTS + o] = _mm512_fmadd_ps(v, w[o], acc[p * OUTS + o]);
-        }
-      }
-    }
-  }
-  float sums[16];
-  for (int a = 0; a < OUTS * PIXELS_IN; a += 4) _mm_storeu_ps(sums + a, sum4(acc[a], acc[a + 1], acc[a + 2], acc[a + 3]));
-  for (int p = 0; p < pixels; p++) {
-    float *out = y + (((size_t)n * g->oh + oy) * g->ow + ox0 + p) * g->co + co0;
-    for (int o = 0; o < OUTS; o++) out[o] = activate_scalar(sums[p * OUTS + o] + (bias ? bias[co0 + o] : 0.0f), g->activation);
-  }
+#include "kernels.h"
+#include "kernels-end.h"
+
+/* ---- AVX2 with FMA: 8 lanes, masks as vectors of all-ones lanes; 16 registers. ---- */
+#define TARGET __attribute__((target("avx2,fma")))
+#define FN(name) name##_avx2
+#define V __m256
+#define M __m256i
+#define NL 8
+#define MAX_VECS 1
+#define ACCUMULATORS 8
+#define VZERO() _mm256_setzero_ps()
+#define VSET1(x) _mm256_set1_ps(x)
+#define VADD(a, b) _mm256_add_ps(a, b)
+#define VMAX(a, b) _mm256_max_ps(a, b)
+#define VMIN(a, b) _mm256_min_ps(a, b)
+#define VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define VLOADM(m, p) _mm256_maskload_ps(p, m)
+#define VSTOREM(p, m, v) _mm256_maskstore_ps(p, m, v)
+#define LANES(n) lanes_avx2(n)
+#define SUM4(a, b, c, d) sum4_avx2(a, b, c, d)
+
+TARGET INLINE __m256i lanes_avx2(int count) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-/* Pixels a block for OUTS output channels: as many as keep 16 accumulators (at most 8). */
-#define IN_VEC_PIXELS(outs) ((16 / (outs)) > 8 ? 8 : (16 / (outs)))
-#define IN_VEC_CASE(k) case k: in_vec_block(x, wt, bias, y, g, zeros, n, oy, ox0, co0, k, IN_VEC_PIXELS(k)); break;
+/* {Σa, Σb, Σc, Σd}. */
+TARGET INLINE __m128 sum4_avx2(__m256 a, __m256 b, __m256 c, __m256 d) {
+  const __m256 abcd = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d)); /* per 128 bits: Σa Σb Σc Σd of each half */
+  return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
+}
 
-AVX512 static void conv_in_vec(const float *x, const float *wt, const float *bias, float *y, const geometry *g, const float *zeros,
-                               long rows_from, long rows_to) {
-  for (long r = rows_from; r < rows_to; r++) {
-    const int n = (int)(r / g->oh), oy = (int)(r % g->oh);
-    for (int co0 = 0; co0 < g->co; co0 += 8) {
-      const int outs = g->co - co0 < 8 ? g->co - co0 : 8;
-      for (int ox0 = 0; ox0 < g->ow; ox0 += IN_VEC_PIXELS(outs)) {
-        switch (outs) {
-          IN_VEC_CASE(1) IN_VEC_CASE(2) IN_VEC_CASE(3) IN_VEC_CASE(4) IN_VEC_CASE(5) IN_VEC_CASE(6) IN_VEC_CASE(7) IN_VEC_CASE(8)
-        }
-      }
-    }
+#include "kernels.h"
+#include "kernels-end.h"
+
+/* The kernels of one instruction set. */
+typedef struct {
+  const char *name;
+  int lanes;
+  void (*out_vec)(const float *, const float *, const float *, float *, const geometry *, const float *, long, long);
+  void (*in_vec)(const float *, const float *, const float *, float *, const geometry *, const float *, long, long);
+} instruction_set;
+
+static const instruction_set avx512 = { "avx512", 16, conv_out_vec_avx512, conv_in_vec_avx512 };
+static const instruction_set avx2 = { "avx2", 8, conv_out_vec_avx2, conv_in_vec_avx2 };
+
+/* What the CPU runs, best first; null where neither. Set once; `isa()` may choose the other for tests. */
+static const instruction_set *chosen = NULL;
+static int cpu_probed = 0;
+
+static int cpu_runs(const instruction_set *set) {
+  __builtin_cpu_init();
+  if (set == &avx512) return __builtin_cpu_supports("avx512f");
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+static const instruction_set *instruction_set_in_use(void) {
+  if (!cpu_probed) {
+    cpu_probed = 1;
+    chosen = cpu_runs(&avx512) ? &avx512 : cpu_runs(&avx2) ? &avx2 : NULL;
   }
+  return chosen;
 }
 
 /* A share of the output rows (batch × height) for one thread. */
 typedef struct {
+  void (*kernel)(const float *, const float *, const float *, float *, const geometry *, const float *, long, long);
   const float *x, *w, *bias;
   float *y;
   const geometry *g;
   const float *zeros;
-  int in_vec;
   long rows_from, rows_to;
 } share;
 
 static void *run_share(void *arg) {
   const share *s = (const share *)arg;
-  if (s->in_vec) conv_in_vec(s->x, s->w, s->bias, s->y, s->g, s->zeros, s->rows_from, s->rows_to);
-  else conv_out_vec(s->x, s->w, s->bias, s->y, s->g, s->zeros, s->rows_from, s->rows_to);
+  s->kernel(s->x, s->w, s->bias, s->y, s->g, s->zeros, s->rows_from, s->rows_to);
   return NULL;
 }
 
@@ -232,18 +196,15 @@ static void run_threads(share base, int threads, long multiply_adds) {
   }
 }
 
-static int cpu_supported(void) {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f");
-}
+static int cpu_supported(void) { return instruction_set_in_use() != NULL; }
 #else
 static int cpu_supported(void) { return 0; }
 #endif
 
-/* Vector lanes of work per output pixel and tap, idle ones included, for each loop order. */
-static long out_vec_lanes(const geometry *g) { return (long)g->ci * ((g->co + 15) / 16) * 16; }
-static long in_vec_lanes(const geometry *g) { return (long)g->co * ((g->ci + 15) / 16) * 16 + 4 * g->co / (g->kh * g->kw); /* + the sums */ }
-static int use_in_vec(const geometry *g) { return g->co <= 8 && in_vec_lanes(g) < out_vec_lanes(g); }
+/* Vector lanes of work per output pixel and tap, idle ones included, for each loop order (`nl` lanes a vector). */
+static long out_vec_lanes(const geometry *g, int nl) { return (long)g->ci * ((g->co + nl - 1) / nl) * nl; }
+static long in_vec_lanes(const geometry *g, int nl) { return (long)g->co * ((g->ci + nl - 1) / nl) * nl + 4 * g->co / (g->kh * g->kw); /* + the sums */ }
+static int use_in_vec(const geometry *g, int nl) { return g->co <= 8 && in_vec_lanes(g, nl) < out_vec_lanes(g, nl); }
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "featurevis native conv: bad arguments"); return NULL; } } while (0)
 
@@ -275,12 +236,13 @@ static napi_value conv2d(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "tensor outside the memory"); return NULL;
   }
 #if HAVE_X86
-  if (!cpu_supported()) { napi_throw_error(env, NULL, "this CPU has no AVX-512"); return NULL; }
+  const instruction_set *set = instruction_set_in_use();
+  if (set == NULL) { napi_throw_error(env, NULL, "this CPU has neither AVX-512 nor AVX2 with FMA"); return NULL; }
   const float *base = (const float *)memory;
   const float *x = base + p[P_X], *w = base + p[P_W], *bias = p[P_BIAS] >= 0 ? base + p[P_BIAS] : NULL;
   float *y = (float *)memory + p[P_Y];
-  const int in_vec = use_in_vec(&g);
-  const long multiply_adds = (long)g.n * g.oh * g.ow * g.kh * g.kw * (in_vec ? in_vec_lanes(&g) : out_vec_lanes(&g));
+  const int in_vec = use_in_vec(&g, set->lanes);
+  const long multiply_adds = (long)g.n * g.oh * g.ow * g.kh * g.kw * (in_vec ? in_vec_lanes(&g, set->lanes) : out_vec_lanes(&g, set->lanes));
   if (in_vec) {
     float *wt = malloc(w_size * sizeof(float)), *zeros = calloc((size_t)g.kw * g.ci, sizeof(float));
     if (!wt || !zeros) { free(wt); free(zeros); napi_throw_error(env, NULL, "out of memory"); return NULL; }
@@ -288,13 +250,13 @@ static napi_value conv2d(napi_env env, napi_callback_info info) {
       for (int kx = 0; kx < g.kw; kx++)
         for (int c = 0; c < g.ci; c++)
           for (int o = 0; o < g.co; o++) wt[(((size_t)ky * g.co + o) * g.kw + kx) * g.ci + c] = w[(((size_t)ky * g.kw + kx) * g.ci + c) * g.co + o];
-    run_threads((share){ x, wt, bias, y, &g, zeros, 1, 0, 0 }, p[P_THREADS], multiply_adds);
+    run_threads((share){ set->in_vec, x, wt, bias, y, &g, zeros, 0, 0 }, p[P_THREADS], multiply_adds);
     free(wt);
     free(zeros);
   } else {
     float *zeros = calloc((size_t)g.kw * g.ci, sizeof(float)); /* a missing pixel's taps: kw · ci values of a merged run */
     if (!zeros) { napi_throw_error(env, NULL, "out of memory"); return NULL; }
-    run_threads((share){ x, w, bias, y, &g, zeros, 0, 0, 0 }, p[P_THREADS], multiply_adds);
+    run_threads((share){ set->out_vec, x, w, bias, y, &g, zeros, 0, 0 }, p[P_THREADS], multiply_adds);
     free(zeros);
   }
   napi_value result;
@@ -302,8 +264,43 @@ static napi_value conv2d(napi_env env, napi_callback_info info) {
   return result;
 #else
   (void)memory;
-  napi_throw_error(env, NULL, "built without x86-64 AVX-512 support");
+  napi_throw_error(env, NULL, "built without x86-64 vector kernels");
   return NULL;
+#endif
+}
+
+/*
+ * isa(name?: 'avx512' | 'avx2'): the instruction set the kernels run on ('' where none); with a name,
+ * chooses it first (tests run the AVX2 kernels on an AVX-512 CPU this way), throwing where the CPU
+ * cannot run it.
+ */
+static napi_value isa(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value args[1];
+  CHECK(napi_get_cb_info(env, info, &argc, args, NULL, NULL));
+#if HAVE_X86
+  if (argc >= 1) {
+    napi_valuetype type;
+    CHECK(napi_typeof(env, args[0], &type));
+    if (type == napi_string) {
+      char name[16];
+      size_t length;
+      CHECK(napi_get_value_string_utf8(env, args[0], name, sizeof name, &length));
+      const instruction_set *set = strcmp(name, "avx512") == 0 ? &avx512 : strcmp(name, "avx2") == 0 ? &avx2 : NULL;
+      if (set == NULL) { napi_throw_type_error(env, NULL, "isa: 'avx512' or 'avx2'"); return NULL; }
+      if (!cpu_runs(set)) { napi_throw_error(env, NULL, "this CPU cannot run that instruction set"); return NULL; }
+      instruction_set_in_use();
+      chosen = set;
+    }
+  }
+  const instruction_set *set = instruction_set_in_use();
+  napi_value result;
+  CHECK(napi_create_string_utf8(env, set ? set->name : "", NAPI_AUTO_LENGTH, &result));
+  return result;
+#else
+  napi_value result;
+  CHECK(napi_create_string_utf8(env, "", NAPI_AUTO_LENGTH, &result));
+  return result;
 #endif
 }
 
@@ -318,7 +315,8 @@ NAPI_MODULE_INIT() {
   napi_property_descriptor properties[] = {
     { "conv2d", NULL, conv2d, NULL, NULL, NULL, napi_default, NULL },
     { "supported", NULL, supported, NULL, NULL, NULL, napi_default, NULL },
+    { "isa", NULL, isa, NULL, NULL, NULL, napi_default, NULL },
   };
-  if (napi_define_properties(env, exports, 2, properties) != napi_ok) return NULL;
+  if (napi_define_properties(env, exports, 3, properties) != napi_ok) return NULL;
   return exports;
 }

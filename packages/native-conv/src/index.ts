@@ -1,6 +1,6 @@
 /**
  * The addon built from conv2d.c at install time, if it was built and this CPU runs it: 2-D
- * convolutions in AVX-512 on tensors in tfjs-backend-wasm's heap (README.md). `loadNativeConv`
+ * convolutions in AVX-512 (or AVX2 with FMA) on tensors in tfjs-backend-wasm's heap (README.md). `loadNativeConv`
  * says why not where it is not available.
  */
 import { existsSync } from 'node:fs';
@@ -17,8 +17,14 @@ export interface NativeConvAddon {
    * output channels. Throws on a geometry or offset outside the memory.
    */
   conv2d(memory: Float32Array, params: Int32Array): number;
-  /** Whether this CPU runs the kernels (AVX-512F). */
+  /** Whether this CPU runs the kernels (AVX-512F, or AVX2 with FMA). */
   supported(): boolean;
+  /**
+   * The instruction set the kernels run on: 'avx512' where the CPU has it, else 'avx2' ('' where
+   * neither). With a name, runs that one from now on (the tests check the AVX2 kernels on an AVX-512
+   * CPU); throws where the CPU cannot.
+   */
+  isa(set?: 'avx512' | 'avx2'): 'avx512' | 'avx2' | '';
 }
 
 /** `activation` values: what the kernel applies after the bias. */
@@ -38,7 +44,7 @@ export function loadNativeConv(): NativeConvLoad {
   }
   try {
     const addon = createRequire(import.meta.url)(addonPath) as NativeConvAddon;
-    loaded = addon.supported() ? { addon } : { addon: null, reason: 'this CPU has no AVX-512' };
+    loaded = addon.supported() ? { addon } : { addon: null, reason: 'this CPU has neither AVX-512 nor AVX2 with FMA' };
   } catch (error) {
     loaded = { addon: null, reason: `failed to load: ${(error as Error).message}` };
   }

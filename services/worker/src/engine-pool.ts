@@ -53,7 +53,7 @@ export class EnginePool {
     wasmThreads?: number;
     /** Runs with fewer image pixels a step than this use one WASM thread (the engine's default when absent). */
     wasmThreadsMinPixels?: number;
-    /** WASM: convolutions in the AVX-512 addon where available (the engine's default, true, when absent). */
+    /** WASM: convolutions in the convolution addon where available (the engine's default, true, when absent). */
     nativeConv?: boolean;
     /** The uploaded reference sets a spec names, at its image size (reference-sets.ts); none without. */
     loadReferenceSets?: (spec: unknown, sizePx: number) => Promise<ReferenceImageSet[]>;

@@ -19,5 +19,5 @@ export type ThreadResponse =
   | { type: 'failed'; runId: string; kind: 'canceled' | 'invalid' | 'error'; message: string; field?: string; stack?: string }
   | { type: 'backend'; name: string; package: string; threads?: number; nativeConv?: NativeConvStatus };
 
-/** WASM: whether convolutions run in the AVX-512 addon, and where not, why (engine SelectedBackend.nativeConv). */
-export type NativeConvStatus = { active: true; xnnpackThreads: number } | { active: false; reason: string };
+/** WASM: whether convolutions run in the convolution addon, and where not, why (engine SelectedBackend.nativeConv). */
+export type NativeConvStatus = { active: true; instructionSet: 'avx512' | 'avx2'; xnnpackThreads: number } | { active: false; reason: string };

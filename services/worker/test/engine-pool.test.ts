@@ -11,7 +11,7 @@ import path from 'node:path';
 import { REPO_ROOT } from '@featurevis/config';
 import type { ModelView } from '@featurevis/contracts';
 import { EnginePool, EngineRunError } from '../src/index.ts';
-import { nativeConvUnavailableReason } from '@featurevis/engine/backends';
+import { nativeConvInstructionSet, nativeConvUnavailableReason } from '@featurevis/engine/backends';
 
 const modelDir = path.join(REPO_ROOT, 'models', 'shapes-a');
 let view: ModelView;
@@ -43,7 +43,7 @@ test('runs a job in the thread: images of the requested size, a trace per step, 
   assert.deepEqual(output.images.map((i) => [i.width, i.height]), [[16, 16], [16, 16]]);
   assert.equal(output.trace.length, 4);
   assert.equal(output.backend, 'wasm');
-  assert.equal(output.convolutions, nativeConvUnavailableReason() == null ? 'avx512' : 'xnnpack');
+  assert.equal(output.convolutions, nativeConvInstructionSet() ?? 'xnnpack');
   assert.deepEqual(progress, [2, 4]);
   assert.equal(output.leakedTensors, 0);
 });
@@ -51,11 +51,11 @@ test('runs a job in the thread: images of the requested size, a trace per step, 
 test('the engine thread\'s WASM backend runs on the cores given to it (here: all, one engine thread)', async () => {
   assert.equal(pool.wasmThreads(), Math.max(1, os.availableParallelism()));
   // tfjs-backend-wasm's pthread pool holds 8 threads: the engine starts at most that many.
-  // With the AVX-512 convolution addon (where it is built and the CPU runs it) XNNPACK runs one thread.
+  // With the convolution addon (where it is built and the CPU runs it) XNNPACK runs one thread.
   const native = nativeConvUnavailableReason() == null;
   assert.deepEqual(await pool.backend(), {
     type: 'backend', name: 'wasm', package: '@tensorflow/tfjs-backend-wasm', threads: Math.min(8, pool.wasmThreads()),
-    nativeConv: native ? { active: true, xnnpackThreads: 1 } : { active: false, reason: nativeConvUnavailableReason() },
+    nativeConv: native ? { active: true, instructionSet: nativeConvInstructionSet(), xnnpackThreads: 1 } : { active: false, reason: nativeConvUnavailableReason() },
   });
 });
 

@@ -13,7 +13,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { installInputOnlyGradients } from './input-only-gradients.ts';
 import { installWasmThreadSwitch, prepareWasmThreads, setWasmThreadsMinPixels, wasmThreadSwitchAvailable } from './wasm/node-threads.ts';
-import { nativeConvUnavailableReason } from './wasm/native-conv.ts';
+import { nativeConvInstructionSet, nativeConvUnavailableReason } from './wasm/native-conv.ts';
 import { registerNativeConvKernels, registerWasmGradientKernels } from './wasm/register-gradient-kernels.ts';
 
 export type BackendPreference = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu' | 'webgpu';
@@ -24,7 +24,7 @@ export interface SelectedBackend {
   /** The npm package that provides it. */
   package: string;
   /**
-   * WASM only: the threads convolutions run on — the AVX-512 addon's where it is active (`nativeConv`),
+   * WASM only: the threads convolutions run on — the convolution addon's where it is active (`nativeConv`),
    * else XNNPACK's, which then also run matrix products and pooling.
    */
   threads?: number;
@@ -34,10 +34,10 @@ export interface SelectedBackend {
    */
   threadsFromPixels?: number;
   /**
-   * WASM only: whether convolutions run in the AVX-512 addon (native-conv.ts) on `threads` threads, and
-   * where not, why (turned off, not built, CPU without AVX-512).
+   * WASM only: whether convolutions run in the addon (native-conv.ts) on `threads` threads and on which
+   * instruction set, and where not, why (turned off, not built, CPU with neither AVX-512 nor AVX2).
    */
-  nativeConv?: { active: true; xnnpackThreads: number } | { active: false; reason: string };
+  nativeConv?: { active: true; instructionSet: 'avx512' | 'avx2'; xnnpackThreads: number } | { active: false; reason: string };
 }
 
 export interface BackendOptions {
@@ -54,7 +54,7 @@ export interface BackendOptions {
    */
   wasmThreadsMinPixels?: number;
   /**
-   * WASM only: run convolutions in the AVX-512 addon where it is built and the CPU has AVX-512
+   * WASM only: run convolutions in the convolution addon where it is built and the CPU has AVX-512
    * (native-conv.ts); default true. false keeps XNNPACK's (the benchmark's comparison).
    */
   nativeConv?: boolean;
@@ -112,7 +112,7 @@ const initialisers: Record<Exclude<BackendPreference, 'auto'>, Initialiser> = {
     wasm.setWasmPaths(distFolder);
     const alreadyInitialised = tf.findBackend('wasm') != null;
     const threads = Math.min(MAX_WASM_THREADS, Math.max(1, Math.floor(options.wasmThreads ?? os.availableParallelism())));
-    // With the AVX-512 addon the convolutions, nearly all of a step's parallel work, run on its own
+    // With the convolution addon the convolutions, nearly all of a step's parallel work, run on its own
     // threads, and XNNPACK starts single-threaded: its pthreadpool's workers spin for a while after
     // each operator, and on 2 cores they took the core the addon's second thread needed (measured: a
     // batch-64 step slower on 2 threads than on 1 with both pools running).
@@ -145,7 +145,7 @@ const initialisers: Record<Exclude<BackendPreference, 'auto'>, Initialiser> = {
     return {
       name: 'wasm', package: '@tensorflow/tfjs-backend-wasm', threads: unavailable == null ? threads : started,
       ...(switchable ? { threadsFromPixels: minPixels } : {}),
-      nativeConv: unavailable == null ? { active: true, xnnpackThreads: started } : { active: false, reason: unavailable },
+      nativeConv: unavailable == null ? { active: true, instructionSet: nativeConvInstructionSet() ?? 'avx512', xnnpackThreads: started } : { active: false, reason: unavailable },
     };
   },
   cpu: async () => {

@@ -1,7 +1,7 @@
 /**
  * Run in a child process by wasm-threads.test.ts (the WASM backend's thread count is fixed when it first
  * initialises, once per process): initialises WASM with `WASM_THREADS` threads (XNNPACK's with
- * NATIVE_CONV=0, else the AVX-512 addon's where it is available) and runs two short
+ * NATIVE_CONV=0, else the convolution addon's where it is available) and runs two short
  * visualisations on shapes-a (convolutions, max pooling and their gradients: the MaxPoolGrad kernel is
  * forced onto its in-place SIMD path, in the shared heap when threaded): a batch of 4 (4,096 pixels a
  * step: threaded) and a batch of 1 (1,024: switched to one thread). Prints one JSON line: the thread
@@ -28,7 +28,7 @@ if (process.env.BREAK_THREADED_BUILD) {
     return (readFileSync as (...args: unknown[]) => unknown)(file, ...rest);
   }) as typeof readFileSync;
 }
-// NATIVE_CONV=0: XNNPACK runs the convolutions (and starts the threads) even where the AVX-512 addon could.
+// NATIVE_CONV=0: XNNPACK runs the convolutions (and starts the threads) even where the convolution addon could.
 const selected = await initBackend('wasm', { wasmThreads: Number(process.env.WASM_THREADS), wasmThreadsMinPixels: 4096, nativeConv: process.env.NATIVE_CONV !== '0' });
 const reportedThreads = () => (tf.backend() as unknown as { wasm: { tfjs: { getThreadsCount(): number } } }).wasm.tfjs.getThreadsCount();
 const restore = useWasmThreadsFor(1024);

@@ -1,20 +1,23 @@
 /**
- * `Conv2D` and `FusedConv2D` for the WASM backend in AVX-512 (the @featurevis/native-conv addon, built
- * from C at install time), on the tensors where they live in tfjs-backend-wasm's heap. The input
+ * `Conv2D` and `FusedConv2D` for the WASM backend in AVX-512, or AVX2 with FMA on CPUs without it (the
+ * @featurevis/native-conv addon, built from C at install time), on the tensors where they live in
+ * tfjs-backend-wasm's heap. The input
  * gradients (conv2d-backprop-input.ts) run through `Conv2D`, so they use it too.
  *
  * Why: XNNPACK inside WebAssembly is limited to 128-bit SIMD; on this project's machines (AMD EPYC,
  * AVX-512) the same convolutions in native 512-bit code ran 2–5.5× faster on one thread (batch 64,
  * 3×3, through tfjs: 16 → 32 channels 4.2 → 0.76 ms, 3 → 16 1.7 → 0.81, the first layer's 16 → 3
  * input gradient 4.3 → 1.0 (2.9 with the sub-pixel plan), a 4×64×64 32 → 64 one 15.9 → 3.1;
- * bench/README.md), and the addon splits large ones over the engine thread's cores. No maintained
+ * bench/README.md; the AVX2 kernels, for other CPUs, about 2×), and the addon splits large ones over
+ * the engine thread's cores. No maintained
  * package offers synchronous native convolutions that tfjs kernels can call: @tensorflow/tfjs-node
  * downloads libtensorflow at install time (impossible here), and onnxruntime-node's API is
  * asynchronous while tfjs kernels must return their output.
  *
  * Falls back to tfjs-backend-wasm's own kernel (XNNPACK) for what the addon does not do: other dtypes,
  * NCHW, a bias that is not one value per output channel, activations other than linear, ReLU and ReLU6,
- * and empty tensors. Where the addon was not built or the CPU lacks AVX-512, nothing is registered.
+ * and empty tensors. Where the addon was not built or the CPU has neither AVX-512 nor AVX2 with FMA,
+ * nothing is registered.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { loadNativeConv, NATIVE_CONV_ACTIVATIONS, type NativeConvAddon } from '@featurevis/native-conv';
@@ -36,6 +39,12 @@ export function nativeConvCallCount(): number {
 
 export function nativeConvActive(): boolean {
   return active;
+}
+
+/** The instruction set the addon's kernels run on ('avx512', else 'avx2'); null where it is not available. */
+export function nativeConvInstructionSet(): 'avx512' | 'avx2' | null {
+  const { addon } = loadNativeConv();
+  return addon != null ? addon.isa() || null : null;
 }
 
 /** Why the addon is not used, or null where it is available. */

@@ -101,7 +101,7 @@ function replaceGradient(ours: tf.GradConfig): () => void {
 }
 
 /**
- * Registers the AVX-512 `Conv2D` and `FusedConv2D` of native-conv.ts over tfjs-backend-wasm's (which
+ * Registers the addon's (AVX-512 or AVX2) `Conv2D` and `FusedConv2D` of native-conv.ts over tfjs-backend-wasm's (which
  * stay as their fallbacks), splitting large convolutions over `threads` threads. Does nothing where the
  * addon is not built or this CPU cannot run it (`nativeConvUnavailableReason` says why). Idempotent;
  * returns the function that puts XNNPACK's kernels back (the benchmark's comparison).

@@ -20,7 +20,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { callKernel, disposeIntermediate, withShape } from './kernel-call.ts';
-import { nativeConvActive } from './native-conv.ts';
+import { nativeConvActive, nativeConvInstructionSet } from './native-conv.ts';
 import type { ExplicitPadding4D } from './transposed-convolution.ts';
 
 /** XNNPACK's output-channel tile for f32 convolutions on WASM SIMD (see the module comment). */
@@ -78,20 +78,20 @@ export interface SubPixelPlan {
 
 /** Multiply-adds XNNPACK pays for a convolution producing `pixels` outputs, output channels rounded up to its tile. */
 function convolutionCost(pixels: number, taps: number, inChannels: number, outChannels: number): number {
-  if (nativeConvActive()) return pixels * taps * nativeConvLanes(inChannels, outChannels);
+  if (nativeConvActive()) return pixels * taps * nativeConvLanes(inChannels, outChannels, nativeConvInstructionSet() === 'avx2' ? 8 : 16);
   return pixels * taps * inChannels * Math.ceil(outChannels / OUTPUT_CHANNEL_TILE) * OUTPUT_CHANNEL_TILE;
 }
 
 /**
- * The AVX-512 addon's (native-conv.ts) vector lanes per output pixel and tap, idle ones included, as
- * conv2d.c chooses its loop order: 16 output channels a vector, or for at most 8 output channels 16
- * input channels a vector plus the sums across it. It has no 8-channel tile, so the plain formulation
- * usually wins there (a first layer's 16 → 3 input gradient: 432 against the sub-pixel plan's 576
- * lanes a pixel).
+ * The addon's (native-conv.ts) vector lanes per output pixel and tap, idle ones included, as conv2d.c
+ * chooses its loop order: `lanes` (16 with AVX-512, 8 with AVX2) output channels a vector, or for at
+ * most 8 output channels `lanes` input channels a vector plus the sums across it. It has no 8-channel
+ * tile, so the plain formulation usually wins there (a first layer's 16 → 3 input gradient: 432
+ * against the sub-pixel plan's 576 lanes a pixel).
  */
-function nativeConvLanes(inChannels: number, outChannels: number): number {
-  const overOutputs = inChannels * Math.ceil(outChannels / 16) * 16;
-  const overInputs = outChannels * Math.ceil(inChannels / 16) * 16;
+function nativeConvLanes(inChannels: number, outChannels: number, lanes: number): number {
+  const overOutputs = inChannels * Math.ceil(outChannels / lanes) * lanes;
+  const overInputs = outChannels * Math.ceil(inChannels / lanes) * lanes;
   return outChannels <= 8 ? Math.min(overOutputs, overInputs) : overOutputs;
 }
 
