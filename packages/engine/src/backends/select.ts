@@ -145,7 +145,7 @@ const initialisers: Record<Exclude<BackendPreference, 'auto'>, Initialiser> = {
     return {
       name: 'wasm', package: '@tensorflow/tfjs-backend-wasm', threads: unavailable == null ? threads : started,
       ...(switchable ? { threadsFromPixels: minPixels } : {}),
-      nativeConv: unavailable == null ? { active: true, instructionSet: nativeConvInstructionSet() ?? 'avx512', xnnpackThreads: started } : { active: false, reason: unavailable },
+      nativeConv: unavailable == null ? { active: true, instructionSet: nativeConvInstructionSet()!, xnnpackThreads: started } : { active: false, reason: unavailable },
     };
   },
   cpu: async () => {

@@ -41,7 +41,7 @@ export function nativeConvActive(): boolean {
   return active;
 }
 
-/** The instruction set the addon's kernels run on ('avx512', else 'avx2'); null where it is not available. */
+/** The instruction set the addon's kernels run on ('avx512', else 'avx2'); null exactly where it is not available. */
 export function nativeConvInstructionSet(): 'avx512' | 'avx2' | null {
   const { addon } = loadNativeConv();
   return addon != null ? addon.isa() || null : null;
