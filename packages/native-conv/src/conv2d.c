@@ -135,7 +135,10 @@ typedef struct {
 static const instruction_set avx512 = { "avx512", 16, conv_out_vec_avx512, conv_in_vec_avx512 };
 static const instruction_set avx2 = { "avx2", 8, conv_out_vec_avx2, conv_in_vec_avx2 };
 
-/* What the CPU runs, best first; null where neither. Set once; `isa()` may choose the other for tests. */
+/*
+ * What the CPU runs, best first; null where neither. Probed once per process (every engine thread shares
+ * the addon; two threads probing at once compute the same answer); `isa()` may choose the other for tests.
+ */
 static const instruction_set *chosen = NULL;
 static int cpu_probed = 0;
 
@@ -210,7 +213,8 @@ static int use_in_vec(const geometry *g, int nl) { return g->co <= 8 && in_vec_l
 
 /*
  * conv2d(memory: Float32Array, params: Int32Array): float offsets of x, filter, bias (−1: none) and y in
- * memory, the geometry, the activation (ACT_*) and the threads to split the batch over, in the P_* order.
+ * memory, the geometry, the activation (ACT_*) and the threads to split the output rows over, in the P_*
+ * order. Only reads inside x and writes inside y: every tap is bounds-checked, whatever the geometry.
  * Returns 1 where it looped over input channels, 0 over output channels.
  */
 static napi_value conv2d(napi_env env, napi_callback_info info) {
