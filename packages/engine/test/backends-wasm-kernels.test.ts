@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 // Importing tfjs-layers registers tfjs-core's op gradients, as the engine's model loading does.
 import '@tensorflow/tfjs-layers';
-import { initBackend, nativeConvActive, nativeConvUnavailableReason, registerNativeConvKernels, wasmGradientKernelNames } from '@featurevis/engine/backends';
+import { initBackend, nativeConvUnavailableReason, wasmGradientKernelNames } from '@featurevis/engine/backends';
 import { useMaxPoolGradPath, type MaxPoolGradPath } from '../src/backends/wasm/max-pool-grad.ts';
 import { planSubPixelConvolution } from '../src/backends/wasm/sub-pixel-convolution.ts';
 import { derivedFilterBytes, derivedFilterCount } from '../src/backends/wasm/derived-filters.ts';
@@ -15,7 +15,7 @@ import { scattersDepthwiseGradient } from '../src/backends/wasm/depthwise-conv2d
 import { FusedAdamOptimizer } from '../src/optimizers/adam.ts';
 import { convolutionChannelsFromInput } from '../src/models/channelsFromInput.ts';
 import { ITEM_CHANNEL_CONV_KERNEL } from '../src/backends/wasm/item-channel-conv.ts';
-import { assertClose, randomValues, runOn } from './helpers/kernel-comparison.ts';
+import { assertClose, randomValues, runOn, withXnnpackConvolutions } from './helpers/kernel-comparison.ts';
 
 type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
 
@@ -70,20 +70,6 @@ const convCases: Array<{ inputHw: [number, number]; filterHw: [number, number]; 
   { inputHw: [8, 8], filterHw: [1, 1], stride: 2, pad: 'valid' },
   { inputHw: [7, 9], filterHw: [3, 3], stride: 2, pad: [[0, 0], [1, 1], [0, 2], [0, 0]] },
 ];
-
-/**
- * Runs `body` with XNNPACK's convolutions (the convolution addon's unregistered where initBackend
- * registered it: native-conv.ts), then puts the addon's back.
- */
-async function withXnnpackConvolutions<T>(body: () => Promise<T> | T): Promise<T> {
-  if (!nativeConvActive()) return body();
-  registerNativeConvKernels(1)();
-  try {
-    return await body();
-  } finally {
-    registerNativeConvKernels(1);
-  }
-}
 
 // Each case with XNNPACK's forward convolutions and, where the convolution addon runs on this machine, with
 // its (the planner's choice of formulation follows each one's cost: checked for XNNPACK's).

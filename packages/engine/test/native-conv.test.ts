@@ -13,7 +13,7 @@ import '@tensorflow/tfjs-layers';
 import { loadNativeConv } from '@featurevis/native-conv';
 import { initBackend, nativeConvActive, nativeConvUnavailableReason, registerNativeConvKernels } from '@featurevis/engine/backends';
 import { nativeConvCallCount, setNativeConvState } from '../src/backends/wasm/native-conv.ts';
-import { assertClose, randomValues, runOn } from './helpers/kernel-comparison.ts';
+import { assertClose, randomValues, runOn, withXnnpackConvolutions } from './helpers/kernel-comparison.ts';
 import { shapesA, skipWithoutShapesA } from './helpers/shapes-a.ts';
 import { visualize } from '../src/index.ts';
 
@@ -181,14 +181,7 @@ test('a whole run on shapes-a with the addon (each instruction set) follows the 
     model: 'shapes-a', objective: [0, 3, 7, 11, 19, 23, 29, 31].map((channel) => ({ type: 'channel' as const, layer: 'conv2', channel })),
     steps: 24, image: { size: 32, batch: 8 }, seed: 3,
   };
-  const restore = registerNativeConvKernels(1);
-  restore();
-  let xnnpack;
-  try {
-    xnnpack = await visualize(model, spec);
-  } finally {
-    registerNativeConvKernels(1);
-  }
+  const xnnpack = await withXnnpackConvolutions(() => visualize(model, spec));
   assert.equal(xnnpack.convolutions, 'xnnpack');
   const perImage = (output: typeof xnnpack) => (output.metrics.perImage as { objective: number[] }).objective;
   for (const set of instructionSets) {

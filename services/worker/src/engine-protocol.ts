@@ -1,6 +1,7 @@
 /** Messages between the worker's event loop (engine-pool.ts) and its engine thread (engine-thread.ts). */
 import type { ModelView } from '@featurevis/contracts';
 import type { ImageScore, VisualizationOutput, StepProgress } from '@featurevis/engine';
+import type { SelectedBackend } from '@featurevis/engine/backends';
 import type { ReferenceImageSet } from '@featurevis/engine/datasets';
 
 export type ThreadRequest =
@@ -19,5 +20,5 @@ export type ThreadResponse =
   | { type: 'failed'; runId: string; kind: 'canceled' | 'invalid' | 'error'; message: string; field?: string; stack?: string }
   | { type: 'backend'; name: string; package: string; threads?: number; nativeConv?: NativeConvStatus };
 
-/** WASM: whether convolutions run in the convolution addon, and where not, why (engine SelectedBackend.nativeConv). */
-export type NativeConvStatus = { active: true; instructionSet: 'avx512' | 'avx2'; xnnpackThreads: number } | { active: false; reason: string };
+/** WASM: whether convolutions run in the convolution addon, and where not, why (the engine's report). */
+export type NativeConvStatus = NonNullable<SelectedBackend['nativeConv']>;

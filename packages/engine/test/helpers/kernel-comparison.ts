@@ -1,6 +1,7 @@
 /** Comparing a kernel on two backends with identical inputs (the WASM kernel tests against tfjs's CPU kernels). */
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
+import { nativeConvActive, registerNativeConvKernels } from '@featurevis/engine/backends';
 
 export interface Values { values: Float32Array; shape: number[] }
 
@@ -34,4 +35,18 @@ export function assertClose(actual: Float32Array, expected: Float32Array, label:
   }
   assert.ok(maxMagnitude > 0, `${label}: reference is all zeros`);
   assert.ok(maxError <= 1e-4 * Math.max(1, maxMagnitude), `${label}: max |actual − cpu| = ${maxError} (max |cpu| = ${maxMagnitude})`);
+}
+
+/**
+ * Runs `body` with XNNPACK's convolutions (the convolution addon's unregistered where initBackend
+ * registered it: native-conv.ts), then puts the addon's back.
+ */
+export async function withXnnpackConvolutions<T>(body: () => Promise<T> | T): Promise<T> {
+  if (!nativeConvActive()) return body();
+  registerNativeConvKernels(1)();
+  try {
+    return await body();
+  } finally {
+    registerNativeConvKernels(1);
+  }
 }
