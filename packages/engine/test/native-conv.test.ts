@@ -69,6 +69,8 @@ const cases: Array<{ batch: number; inputHw: [number, number]; filterHw: [number
   { batch: 3, inputHw: [8, 8], filterHw: [1, 1], channels: [40, 24], stride: 1, pad: 'valid' },
   { batch: 2, inputHw: [10, 9], filterHw: [3, 3], channels: [6, 9], stride: [2, 1], pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
   { batch: 2, inputHw: [11, 11], filterHw: [3, 3], channels: [4, 20], stride: 1, dilation: [2, 1], pad: 'valid' },
+  // Fewer input channels than a vector (read from zero-padded copies of the input rows) with a width dilation.
+  { batch: 2, inputHw: [9, 12], filterHw: [3, 3], channels: [3, 16], stride: 1, dilation: [1, 2], pad: 'same' },
   // Over input channels (at most 8 outputs from 16 or more inputs): every output count 1–8, input tails.
   { batch: 2, inputHw: [9, 9], filterHw: [3, 3], channels: [16, 3], stride: 1, pad: 'same' },
   { batch: 3, inputHw: [11, 7], filterHw: [3, 3], channels: [33, 1], stride: 1, pad: 'same' },
@@ -78,9 +80,11 @@ const cases: Array<{ batch: number; inputHw: [number, number]; filterHw: [number
   { batch: 2, inputHw: [9, 9], filterHw: [3, 3], channels: [20, 7], stride: 1, dilation: 2, pad: 'valid' },
   { batch: 2, inputHw: [6, 6], filterHw: [3, 3], channels: [32, 4], stride: 1, pad: 'same' },
   { batch: 2, inputHw: [6, 6], filterHw: [3, 3], channels: [16, 6], stride: 1, pad: [[0, 0], [2, 0], [1, 1], [0, 0]] },
+  { batch: 2, inputHw: [10, 9], filterHw: [3, 3], channels: [16, 3], stride: 1, dilation: 2, pad: 'same' },
   // Split over two threads (rows of the batch × height), both loop orders.
   { batch: 5, inputHw: [23, 32], filterHw: [3, 3], channels: [16, 32], stride: 1, pad: 'same', threads: 2 },
   { batch: 7, inputHw: [31, 32], filterHw: [3, 3], channels: [32, 3], stride: 1, pad: 'same', threads: 2 },
+  { batch: 12, inputHw: [32, 32], filterHw: [3, 3], channels: [3, 16], stride: 1, pad: 'same', threads: 2 },
 ];
 
 for (const [index, c] of cases.entries()) {

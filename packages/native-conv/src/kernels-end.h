@@ -12,6 +12,7 @@
 #undef VMAX
 #undef VMIN
 #undef VFMA
+#undef VLOAD
 #undef VLOADM
 #undef VSTOREM
 #undef LANES

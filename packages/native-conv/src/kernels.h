@@ -6,7 +6,7 @@
  *   FN(name)        the name with the instruction set's suffix
  *   V, M, NL        vector type, lane-mask type, lanes (16 or 8)
  *   VZERO() VSET1(x) VADD(a, b) VMAX(a, b) VMIN(a, b) VFMA(a, b, c) (a · b + c)
- *   VLOADM(m, p)    load with lanes outside m zero (and not read); VSTOREM(p, m, v) store the lanes in m
+ *   VLOAD(p)        load NL values; VLOADM(m, p) load with lanes outside m zero (and not read); VSTOREM(p, m, v) store the lanes in m
  *   LANES(n)        the mask of the first n lanes (all from NL on)
  *   SUM4(a, b, c, d) {Σa, Σb, Σc, Σd} as an __m128
  *   MAX_VECS        output-channel vectors a block of the first loop order carries (2 · 8 accumulators
@@ -21,9 +21,9 @@
  *    and output channel (at most 8 channels, at most ACCUMULATORS accumulators) holding NL input
  *    channels' products, summed across the vectors four at a time at the end. Good for few output
  *    channels from many input channels (a first layer's input gradient: 16 → 3).
- * Where a block's taps lie inside the input at width dilation 1, each pixel's row of taps and channels
- * is read as one run of kw · ci values (`tap_runs_of`). Taps outside the
- * input read a row of zeros instead of being branched around.
+ * At width dilation 1 a pixel's row of taps and channels is read as one run of kw · ci values where the
+ * input rows are zero-padded copies (conv2d.c `input_rows` says when) or the block's taps lie inside
+ * the input; taps outside the input read a row of zeros instead of being branched around.
  */
 
 TARGET INLINE V FN(activate)(V v, int activation) {
@@ -39,26 +39,25 @@ TARGET INLINE V FN(activate)(V v, int activation) {
  * 207 GFLOP/s on a batch-64 16 → 32 channel convolution, AVX-512). Blocks of 16 pixels for a single
  * output vector were tried and were slower (0.77 → 0.98 ms on a 3 → 16 one: the pointers spill).
  */
-TARGET INLINE void FN(out_vec_block)(const float *x, const float *w, const float *bias, float *y, const geometry *g, const float *zeros,
-                                     int n, int oy, int ox0, int co0, const int VECS) {
+TARGET INLINE void FN(out_vec_block)(const float *const *rows, const float *w, const float *bias, float *y, const geometry *g, const float *zeros,
+                                     int n, int oy, int ox0, int co0, const int VECS, const int PADDED) {
   const int pixels = g->ow - ox0 < PIXELS ? g->ow - ox0 : PIXELS;
   const M m0 = LANES(g->co - co0), m1 = LANES(VECS > 1 ? g->co - co0 - NL : 0);
 #define DECLARE(p) V a##p = VZERO(), b##p = VZERO();
   FOR_PIXELS(DECLARE)
 #undef DECLARE
-  const tap_runs t = tap_runs_of(g, ox0, pixels);
+  const tap_runs t = tap_runs_of(g, PADDED, ox0, pixels);
   for (int ky = 0; ky < g->kh; ky++) {
-    const float *row = input_row(x, g, n, oy, ky);
+    const float *row = rows[ky];
     if (row == NULL) continue;
     for (int kx = 0; kx < t.runs; kx++) {
-#define POINTER(p) const int ix##p = (ox0 + p) * g->sw - g->pad_left + kx * g->dw; \
-      const float *in##p = p < pixels && ix##p >= 0 && ix##p < g->w ? row + (size_t)ix##p * g->ci : zeros;
+#define POINTER(p) const float *in##p = tap_run(row, g, PADDED, zeros, ox0 + p, p < pixels, kx);
       FOR_PIXELS(POINTER)
 #undef POINTER
-      const float *taps = w + ((size_t)(ky * g->kw + kx) * g->ci) * g->co + co0;
+      const float *taps = w + ((size_t)(ky * g->kw + kx) * g->ci) * g->filter_co + co0;
       for (int c = 0; c < t.length; c++) {
-        const V w0 = VLOADM(m0, taps + (size_t)c * g->co);
-        const V w1 = VECS > 1 ? VLOADM(m1, taps + (size_t)c * g->co + NL) : VZERO();
+        const V w0 = VLOAD(taps + (size_t)c * g->filter_co);
+        const V w1 = VECS > 1 ? VLOAD(taps + (size_t)c * g->filter_co + NL) : VZERO();
 #define MULTIPLY_ADD(p) { const V v = VSET1(in##p[c]); a##p = VFMA(v, w0, a##p); if (VECS > 1) b##p = VFMA(v, w1, b##p); }
         FOR_PIXELS(MULTIPLY_ADD)
 #undef MULTIPLY_ADD
@@ -75,13 +74,20 @@ TARGET INLINE void FN(out_vec_block)(const float *x, const float *w, const float
 }
 
 TARGET static void FN(conv_out_vec)(const float *x, const float *w, const float *bias, float *y, const geometry *g, const float *zeros,
-                                    long rows_from, long rows_to) {
+                                    row_scratch s, long rows_from, long rows_to) {
   for (long r = rows_from; r < rows_to; r++) {
     const int n = (int)(r / g->oh), oy = (int)(r % g->oh);
+    input_rows(x, g, n, oy, s);
     for (int ox0 = 0; ox0 < g->ow; ox0 += PIXELS) {
       int co0 = 0;
-      if (MAX_VECS > 1) for (; g->co - co0 > NL; co0 += 2 * NL) FN(out_vec_block)(x, w, bias, y, g, zeros, n, oy, ox0, co0, 2);
-      for (; co0 < g->co; co0 += NL) FN(out_vec_block)(x, w, bias, y, g, zeros, n, oy, ox0, co0, 1);
+      /* Each block function is compiled for its VECS and PADDED. */
+      if (s.padded) {
+        if (MAX_VECS > 1) for (; g->co - co0 > NL; co0 += 2 * NL) FN(out_vec_block)(s.rows, w, bias, y, g, zeros, n, oy, ox0, co0, 2, 1);
+        for (; co0 < g->co; co0 += NL) FN(out_vec_block)(s.rows, w, bias, y, g, zeros, n, oy, ox0, co0, 1, 1);
+      } else {
+        if (MAX_VECS > 1) for (; g->co - co0 > NL; co0 += 2 * NL) FN(out_vec_block)(s.rows, w, bias, y, g, zeros, n, oy, ox0, co0, 2, 0);
+        for (; co0 < g->co; co0 += NL) FN(out_vec_block)(s.rows, w, bias, y, g, zeros, n, oy, ox0, co0, 1, 0);
+      }
     }
   }
 }
@@ -90,21 +96,18 @@ TARGET static void FN(conv_out_vec)(const float *x, const float *w, const float 
  * PIXELS_IN output pixels of row (n, oy) from column ox0, output channels co0 .. co0 + OUTS (OUTS ·
  * PIXELS_IN ≤ ACCUMULATORS), from a filter laid out [kh, co, kw, ci].
  */
-TARGET INLINE void FN(in_vec_block)(const float *x, const float *wt, const float *bias, float *y, const geometry *g, const float *zeros,
+TARGET INLINE void FN(in_vec_block)(const row_scratch *s, const float *wt, const float *bias, float *y, const geometry *g, const float *zeros,
                                     int n, int oy, int ox0, int co0, const int OUTS, const int PIXELS_IN) {
   const int pixels = g->ow - ox0 < PIXELS_IN ? g->ow - ox0 : PIXELS_IN;
   V acc[16];
   for (int a = 0; a < 16; a++) acc[a] = VZERO();
-  const tap_runs t = tap_runs_of(g, ox0, pixels);
+  const tap_runs t = tap_runs_of(g, s->padded, ox0, pixels);
   for (int ky = 0; ky < g->kh; ky++) {
-    const float *row = input_row(x, g, n, oy, ky);
+    const float *row = s->rows[ky];
     if (row == NULL) continue;
     for (int kx = 0; kx < t.runs; kx++) {
       const float *in[8];
-      for (int p = 0; p < PIXELS_IN; p++) {
-        const int ix = (ox0 + p) * g->sw - g->pad_left + kx * g->dw;
-        in[p] = p < pixels && ix >= 0 && ix < g->w ? row + (size_t)ix * g->ci : zeros;
-      }
+      for (int p = 0; p < PIXELS_IN; p++) in[p] = tap_run(row, g, s->padded, zeros, ox0 + p, p < pixels, kx);
       /* wt is laid out [kh, co, kw, ci]: output o's taps of this row, from kx on. */
       const float *taps = wt + ((size_t)(ky * g->co + co0) * g->kw + kx) * g->ci;
       const size_t out_stride = (size_t)g->kw * g->ci;
@@ -129,12 +132,13 @@ TARGET INLINE void FN(in_vec_block)(const float *x, const float *wt, const float
 
 /* Pixels a block for OUTS output channels: as many as keep ACCUMULATORS accumulators (at least 1, at most 8). */
 #define IN_VEC_PIXELS(outs) ((ACCUMULATORS / (outs)) > 8 ? 8 : (ACCUMULATORS / (outs)) < 1 ? 1 : (ACCUMULATORS / (outs)))
-#define IN_VEC_CASE(k) case k: FN(in_vec_block)(x, wt, bias, y, g, zeros, n, oy, ox0, co0, k, IN_VEC_PIXELS(k)); break;
+#define IN_VEC_CASE(k) case k: FN(in_vec_block)(&s, wt, bias, y, g, zeros, n, oy, ox0, co0, k, IN_VEC_PIXELS(k)); break;
 
 TARGET static void FN(conv_in_vec)(const float *x, const float *wt, const float *bias, float *y, const geometry *g, const float *zeros,
-                                   long rows_from, long rows_to) {
+                                   row_scratch s, long rows_from, long rows_to) {
   for (long r = rows_from; r < rows_to; r++) {
     const int n = (int)(r / g->oh), oy = (int)(r % g->oh);
+    input_rows(x, g, n, oy, s);
     for (int co0 = 0; co0 < g->co; co0 += 8) {
       const int outs = g->co - co0 < 8 ? g->co - co0 : 8;
       for (int ox0 = 0; ox0 < g->ow; ox0 += IN_VEC_PIXELS(outs)) {
