@@ -15,7 +15,8 @@ import { scattersDepthwiseGradient } from '../src/backends/wasm/depthwise-conv2d
 import { FusedAdamOptimizer } from '../src/optimizers/adam.ts';
 import { convolutionChannelsFromInput } from '../src/models/channelsFromInput.ts';
 import { ITEM_CHANNEL_CONV_KERNEL } from '../src/backends/wasm/item-channel-conv.ts';
-import { assertClose, randomValues, runOn, withXnnpackConvolutions } from './helpers/kernel-comparison.ts';
+import { assertClose, instructionSets, onInstructionSet, randomValues, runOn, withXnnpackConvolutions } from './helpers/kernel-comparison.ts';
+import { nativeConvCallCount } from '../src/backends/wasm/native-conv.ts';
 
 type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
 
@@ -301,7 +302,8 @@ const sameBits = (a: ArrayLike<number>, b: ArrayLike<number>) => a.length === b.
 
 /**
  * Channel objectives from a convolution's input (models/channelsFromInput.ts): on WASM the
- * FeaturevisItemChannelConv kernels (item-channel-conv.wat), on CPU the depthwise formulation; both
+ * FeaturevisItemChannelConv kernels (item-channel-conv.wat, and the convolution addon's on each
+ * instruction set the CPU has), on CPU the depthwise formulation; both
  * against a per-item tf.conv2d on CPU, values and input gradients. Cases cover a channel count with a
  * tail of 1–3 (C mod 4), strides, a width dilation (one run per tap), 1×1 and non-square kernels,
  * and borders (same and valid padding).
@@ -315,8 +317,9 @@ const itemChannelCases: Array<{ inputHw: [number, number]; kernelHw: [number, nu
   { inputHw: [7, 7], kernelHw: [5, 3], channels: 17, strides: [1, 2], dilations: [1, 1], padding: 'same' },
 ];
 
-for (const [index, c] of itemChannelCases.entries()) {
-  test(`channel objectives from a conv's input on WASM and CPU equal a per-item conv2d: input ${c.inputHw}×${c.channels}, kernel ${c.kernelHw}, strides ${c.strides}, dilations ${c.dilations}, ${c.padding}`, async () => {
+for (const [index, c] of itemChannelCases.entries()) for (const kernels of ['WebAssembly', ...instructionSets] as const) {
+  const withKernels = kernels === 'WebAssembly' ? withXnnpackConvolutions : <T>(body: () => Promise<T>) => onInstructionSet(kernels, body);
+  test(`channel objectives from a conv's input on WASM (${kernels} item-channel kernels) and CPU equal a per-item conv2d: input ${c.inputHw}×${c.channels}, kernel ${c.kernelHw}, strides ${c.strides}, dilations ${c.dilations}, ${c.padding}`, () => withKernels(async () => {
     const items = 3;
     const outChannels = 5;
     const perItem = [4, 0, 2];
@@ -358,8 +361,11 @@ for (const [index, c] of itemChannelCases.entries()) {
     const cpu = await run('cpu', 'objective');
     const tensorsBefore = tf.memory().numTensors;
     await tf.setBackend('wasm');
+    const addonCallsBefore = nativeConvCallCount();
     const profile = await tf.profile(async () => { await run('wasm', 'objective'); });
     assert.ok(profile.kernels.some((k) => k.name === ITEM_CHANNEL_CONV_KERNEL), 'the WASM path did not run its kernel');
+    // The addon's kernels run exactly where it is registered: the values, the forward inside tf.grad and the input gradient.
+    assert.equal(nativeConvCallCount() - addonCallsBefore, kernels === 'WebAssembly' ? 0 : 3, 'calls to the addon');
     const wasm = await run('wasm', 'objective');
     assert.equal(tf.memory().numTensors, tensorsBefore, 'tensors left behind');
     for (const [label, actual] of [['cpu', cpu], ['wasm', wasm]] as const) {
@@ -373,7 +379,7 @@ for (const [index, c] of itemChannelCases.entries()) {
     const itemSlice = (values: Float32Array) => values.subarray(values.length / items, 2 * values.length / items);
     assert.ok(sameBits(alone.values, itemSlice(wasm.values)), 'item 1 alone: other values');
     assert.ok(sameBits(alone.gradient, itemSlice(wasm.gradient)), 'item 1 alone: another gradient');
-  });
+  }));
 }
 
 const reductionCases: Array<{ shape: number[]; axis: number | number[]; keepDims: boolean }> = [

@@ -107,11 +107,15 @@ for (const backend of ['cpu', 'wasm'] as const) {
     assert.ok(maxAbsDifference(lazy.gradient, eager.gradient) <= 1e-5 * Math.max(...eager.gradient.map(Math.abs)));
     // The conv's and the dense layer's ReLUs stay inside their fused kernels (tfjs unfuses them under
     // the tape: 3 Relu kernels in `eager`; tfjs-layers never fuses the depthwise layer's), and inside
-    // withUnfusedActivations (the redirected ReLU gradient's steps) they run as tfjs runs them.
+    // withUnfusedActivations (the redirected ReLU gradient's steps) they run as separate Relu kernels
+    // after the op with its bias still fused: no bias Add for them (tfjs runs one for each; the third
+    // Add is the depthwise layer's bias, which tfjs-layers adds separately everywhere).
     assert.equal(fusedAndReluKernels(eager.kernels).relu, 3);
+    assert.equal(eager.kernels.filter((k) => k.name === tf.Add).length, 3);
     assert.deepEqual(fusedAndReluKernels(lazy.kernels), { fused: 5, relu: 1 });
     const unfused = await profiledImageGradient((x) => withUnfusedActivations(() => objective(x)), images);
-    assert.equal(fusedAndReluKernels(unfused.kernels).relu, 3);
+    assert.deepEqual(fusedAndReluKernels(unfused.kernels), { fused: 5, relu: 3 });
+    assert.equal(unfused.kernels.filter((k) => k.name === tf.Add).length, 1);
     assert.ok(maxAbsDifference(unfused.gradient, eager.gradient) <= 1e-5 * Math.max(...eager.gradient.map(Math.abs)));
     images.dispose();
     model.dispose();

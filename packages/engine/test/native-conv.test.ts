@@ -7,40 +7,16 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import { loadNativeConv } from '@featurevis/native-conv';
 import { initBackend, nativeConvActive, nativeConvUnavailableReason, registerNativeConvKernels } from '@featurevis/engine/backends';
 import { nativeConvCallCount, setNativeConvState } from '../src/backends/wasm/native-conv.ts';
-import { assertClose, randomValues, runOn, withXnnpackConvolutions } from './helpers/kernel-comparison.ts';
+import { assertClose, instructionSets, onInstructionSet, randomValues, runOn, withXnnpackConvolutions } from './helpers/kernel-comparison.ts';
 import { shapesA, skipWithoutShapesA } from './helpers/shapes-a.ts';
 import { visualize } from '../src/index.ts';
 
 type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
-
-const cpuFlags = (() => {
-  try { return /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.split(/\s+/) ?? []; } catch { return []; }
-})();
-const cpuHasAvx512 = process.arch === 'x64' && cpuFlags.includes('avx512f');
-const cpuHasAvx2 = process.arch === 'x64' && cpuFlags.includes('avx2') && cpuFlags.includes('fma');
-/** The instruction sets this CPU runs, best first: each case runs on each (the addon's `isa`). */
-const instructionSets = [...(cpuHasAvx512 ? ['avx512' as const] : []), ...(cpuHasAvx2 ? ['avx2' as const] : [])];
-
-/** Runs `body` with the addon on instruction set `set`, then back on the best one. */
-async function onInstructionSet<T>(set: 'avx512' | 'avx2', body: () => Promise<T>): Promise<T> {
-  const { addon } = loadNativeConv();
-  assert.ok(addon, 'the addon is loaded');
-  addon.isa(set);
-  try {
-    return await body();
-  } finally {
-    addon.isa(instructionSets[0]);
-  }
-}
-
-
-
 
 before(async () => {
   await initBackend('cpu');
@@ -163,7 +139,7 @@ test('registerNativeConvKernels\' restore puts XNNPACK back, and registering aga
   assertClose(native.values, xnnpack.values, 'native against XNNPACK');
 });
 
-test('the addon refuses tensors outside the memory and geometries with zero sizes', { skip: instructionSets.length === 0 && 'no AVX-512 or AVX2' }, () => {
+test('the addon refuses tensors outside the memory and geometries with zero sizes (convolutions and item-channel kernels)', { skip: instructionSets.length === 0 && 'no AVX-512 or AVX2' }, () => {
   const { addon } = loadNativeConv();
   assert.ok(addon);
   const memory = new Float32Array(64);
@@ -174,6 +150,17 @@ test('the addon refuses tensors outside the memory and geometries with zero size
   assert.throws(() => addon.conv2d(memory, Int32Array.from(params, (v, i) => (i === 4 ? 0 : v))), /geometry/);
   assert.throws(() => addon.conv2d(memory, params.subarray(0, 10)), /params/);
   assert.throws(() => addon.conv2d(new Float64Array(8) as unknown as Float32Array, params), /Float32Array/);
+  // The item-channel kernels: one output channel an item, each tensor (and the forward's n biases) inside the memory.
+  //                                x  f   b   y  n  h  w  ci oh ow co kh kw sh sw dh dw pt pl act threads
+  const itemParams = Int32Array.of(0, 16, 24, 32, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1);
+  for (const run of [addon.itemChannelConv, addon.itemChannelConvBackpropInput]) {
+    assert.doesNotThrow(() => run(memory, itemParams));
+    assert.throws(() => run(memory, Int32Array.from(itemParams, (v, i) => (i === 10 ? 2 : v))), /one output channel/);
+    assert.throws(() => run(memory, Int32Array.from(itemParams, (v, i) => (i === 3 ? 60 : v))), /outside the memory/);
+    assert.throws(() => run(memory, Int32Array.from(itemParams, (v, i) => (i === 1 ? 62 : v))), /outside the memory/);
+    assert.throws(() => run(memory, Int32Array.from(itemParams, (v, i) => (i === 9 ? 0 : v))), /geometry/);
+  }
+  assert.throws(() => addon.itemChannelConv(memory, Int32Array.from(itemParams, (v, i) => (i === 2 ? 63 : v))), /outside the memory/);
 });
 
 test('a whole run on shapes-a with the addon (each instruction set) follows the same optimisation as with XNNPACK: traces and final objectives within float rounding', { skip: (instructionSets.length === 0 && 'no AVX-512 or AVX2') || skipWithoutShapesA }, async () => {

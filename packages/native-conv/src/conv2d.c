@@ -106,6 +106,18 @@ static inline const float *tap_run(const float *row, const geometry *g, int padd
   return in_row && ix >= 0 && ix < g->w ? row + (size_t)ix * g->ci : zeros;
 }
 
+/* Taps [first, end) of a filter row (item-channel.h). */
+typedef struct { int first, end; } tap_span;
+
+/* The taps of a filter row inside the input for output column ox (end ≤ first: none). */
+static inline tap_span taps_inside(const geometry *g, int ox) {
+  const int left = ox * g->sw - g->pad_left; /* the input column of tap 0 */
+  int first = 0, end = g->kw;
+  while (first < end && left + first * g->dw < 0) first++;
+  while (end > first && left + (end - 1) * g->dw >= g->w) end--;
+  return (tap_span){ first, end };
+}
+
 static inline float activate_scalar(float v, int activation) {
   if (activation == ACT_RELU || activation == ACT_RELU6) v = v > 0.0f ? v : 0.0f;
   if (activation == ACT_RELU6) v = v < 6.0f ? v : 6.0f;
@@ -127,6 +139,7 @@ static inline float activate_scalar(float v, int activation) {
 #define VMIN(a, b) _mm512_min_ps(a, b)
 #define VFMA(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define VLOAD(p) _mm512_loadu_ps(p)
+#define VSTORE(p, v) _mm512_storeu_ps(p, v)
 #define VLOADM(m, p) _mm512_maskz_loadu_ps(m, p)
 #define VSTOREM(p, m, v) _mm512_mask_storeu_ps(p, m, v)
 #define LANES(n) lanes_avx512(n)
@@ -146,6 +159,7 @@ TARGET INLINE __m128 sum4_avx512(__m512 a, __m512 b, __m512 c, __m512 d) {
 }
 
 #include "kernels.h"
+#include "item-channel.h"
 #include "kernels-end.h"
 
 /* ---- AVX2 with FMA: 8 lanes, masks as vectors of all-ones lanes; 16 registers. ---- */
@@ -163,6 +177,7 @@ TARGET INLINE __m128 sum4_avx512(__m512 a, __m512 b, __m512 c, __m512 d) {
 #define VMIN(a, b) _mm256_min_ps(a, b)
 #define VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define VLOAD(p) _mm256_loadu_ps(p)
+#define VSTORE(p, v) _mm256_storeu_ps(p, v)
 #define VLOADM(m, p) _mm256_maskload_ps(p, m)
 #define VSTOREM(p, m, v) _mm256_maskstore_ps(p, m, v)
 #define LANES(n) lanes_avx2(n)
@@ -179,20 +194,26 @@ TARGET INLINE __m128 sum4_avx2(__m256 a, __m256 b, __m256 c, __m256 d) {
 }
 
 #include "kernels.h"
+#include "item-channel.h"
 #include "kernels-end.h"
 
 /* A loop order's kernel: x, filter, bias, y, geometry, a zero row, this thread's scratch, output rows [from, to). */
 typedef void (*kernel_fn)(const float *, const float *, const float *, float *, const geometry *, const float *, row_scratch, long, long);
+
+/* An item-channel kernel (item-channel.h): input, filter, bias, output, geometry, items [from, to). */
+typedef void (*item_fn)(const float *, const float *, const float *, float *, const geometry *, long, long);
 
 /* The kernels of one instruction set. */
 typedef struct {
   const char *name;
   int lanes;
   kernel_fn out_vec, in_vec;
+  item_fn item_forward, item_backprop_input;
 } instruction_set;
 
-static const instruction_set avx512 = { "avx512", 16, conv_out_vec_avx512, conv_in_vec_avx512 };
-static const instruction_set avx2 = { "avx2", 8, conv_out_vec_avx2, conv_in_vec_avx2 };
+static const instruction_set avx512 = { "avx512", 16, conv_out_vec_avx512, conv_in_vec_avx512, item_channel_forward_avx512,
+                                        item_channel_backprop_input_avx512 };
+static const instruction_set avx2 = { "avx2", 8, conv_out_vec_avx2, conv_in_vec_avx2, item_channel_forward_avx2, item_channel_backprop_input_avx2 };
 
 /*
  * What the CPU runs, best first; null where neither. Probed once per process (every engine thread shares
@@ -215,38 +236,70 @@ static const instruction_set *instruction_set_in_use(void) {
   return chosen;
 }
 
-/* A share of the output rows (batch × height) for one thread. */
+#define MAX_THREADS 16
+/* Multiply-adds (idle lanes counted) below which a thread is not worth starting: a start and join cost ~30 µs here. */
+#define MIN_MULTIPLY_ADDS_PER_THREAD (2L * 1000 * 1000)
+
+/* Threads to share `count` units of work (output rows, items) of `multiply_adds` in all over, at most `threads`. */
+static int threads_for(long count, int threads, long multiply_adds) {
+  if (multiply_adds / MIN_MULTIPLY_ADDS_PER_THREAD < threads) threads = (int)(multiply_adds / MIN_MULTIPLY_ADDS_PER_THREAD);
+  if (threads > count) threads = (int)count;
+  if (threads > MAX_THREADS) threads = MAX_THREADS;
+  return threads < 1 ? 1 : threads;
+}
+
+/* Thread t's share [from, to) of some work. */
+typedef void (*range_fn)(void *context, int t, long from, long to);
+typedef struct {
+  range_fn fn;
+  void *context;
+  int t;
+  long from, to;
+} range_share;
+
+static void *run_range(void *arg) {
+  const range_share *s = (const range_share *)arg;
+  s->fn(s->context, s->t, s->from, s->to);
+  return NULL;
+}
+
+/* fn over [0, count) split evenly over `threads` threads (this one included); a share whose thread fails to start runs here. */
+static void parallel_for(range_fn fn, void *context, long count, int threads) {
+  pthread_t ids[MAX_THREADS];
+  range_share shares[MAX_THREADS];
+  int started[MAX_THREADS] = { 0 };
+  for (int t = 0; t < threads; t++) shares[t] = (range_share){ fn, context, t, count * t / threads, count * (t + 1) / threads };
+  for (int t = 1; t < threads; t++) started[t] = pthread_create(&ids[t], NULL, run_range, &shares[t]) == 0;
+  run_range(&shares[0]);
+  for (int t = 1; t < threads; t++) {
+    if (started[t]) pthread_join(ids[t], NULL);
+    else run_range(&shares[t]);
+  }
+}
+
+/* A convolution's output rows (batch × height) over threads, each with its own scratch. */
 typedef struct {
   kernel_fn kernel;
   const float *x, *w, *bias;
   float *y;
   const geometry *g;
   const float *zero_row;
-  row_scratch scratch; /* this thread's own */
-  long rows_from, rows_to;
-} share;
+  row_scratch scratch[MAX_THREADS];
+} conv_work;
 
-static void *run_share(void *arg) {
-  const share *s = (const share *)arg;
-  s->kernel(s->x, s->w, s->bias, s->y, s->g, s->zero_row, s->scratch, s->rows_from, s->rows_to);
-  return NULL;
+static void conv_rows(void *context, int t, long from, long to) {
+  const conv_work *c = (const conv_work *)context;
+  c->kernel(c->x, c->w, c->bias, c->y, c->g, c->zero_row, c->scratch[t], from, to);
 }
 
-#define MAX_THREADS 16
-/* Multiply-adds (idle lanes counted) below which a thread is not worth starting: a start and join cost ~30 µs here. */
-#define MIN_MULTIPLY_ADDS_PER_THREAD (2L * 1000 * 1000)
-
 /*
- * Runs `kernel` over the output rows split over `threads` threads (this one included); a share whose
- * thread fails to start runs here. Returns 0, having run nothing, where the scratch rows cannot be allocated.
+ * Runs `kernel` over the output rows split over `threads` threads. Returns 0, having run nothing, where
+ * the scratch rows cannot be allocated.
  */
 static int run_threads(kernel_fn kernel, const float *x, const float *w, const float *bias, float *y, const geometry *g, int padded,
                        int threads, long multiply_adds) {
   const long n = (long)g->n * g->oh;
-  if (multiply_adds / MIN_MULTIPLY_ADDS_PER_THREAD < threads) threads = (int)(multiply_adds / MIN_MULTIPLY_ADDS_PER_THREAD);
-  if (threads > n) threads = (int)n;
-  if (threads > MAX_THREADS) threads = MAX_THREADS;
-  if (threads < 1) threads = 1;
+  threads = threads_for(n, threads, multiply_adds);
   /*
    * One zero row, then each thread's own part, whole cache lines apart (a pointer written every row on one
    * core and read on the other made two threads slower than one): kh row pointers, kh tags, and kh padded
@@ -259,23 +312,29 @@ static int run_threads(kernel_fn kernel, const float *x, const float *w, const f
   char *scratch = aligned_alloc(64, zero_bytes + threads * thread_bytes);
   if (!scratch) return 0;
   memset(scratch, 0, zero_bytes);
-  pthread_t ids[MAX_THREADS];
-  share shares[MAX_THREADS];
-  int started[MAX_THREADS] = { 0 };
+  conv_work work = { kernel, x, w, bias, y, g, (const float *)scratch, { { 0 } } };
   for (int t = 0; t < threads; t++) {
     char *part = scratch + zero_bytes + t * thread_bytes;
-    const row_scratch own = { padded, (float *)(part + index_bytes), (long *)(part + g->kh * sizeof(float *)), (const float **)part };
-    for (int ky = 0; ky < g->kh; ky++) own.tags[ky] = -1;
-    shares[t] = (share){ kernel, x, w, bias, y, g, (const float *)scratch, own, n * t / threads, n * (t + 1) / threads };
+    work.scratch[t] = (row_scratch){ padded, (float *)(part + index_bytes), (long *)(part + g->kh * sizeof(float *)), (const float **)part };
+    for (int ky = 0; ky < g->kh; ky++) work.scratch[t].tags[ky] = -1;
   }
-  for (int t = 1; t < threads; t++) started[t] = pthread_create(&ids[t], NULL, run_share, &shares[t]) == 0;
-  run_share(&shares[0]);
-  for (int t = 1; t < threads; t++) {
-    if (started[t]) pthread_join(ids[t], NULL);
-    else run_share(&shares[t]);
-  }
+  parallel_for(conv_rows, &work, n, threads);
   free(scratch);
   return 1;
+}
+
+/* An item-channel kernel's items over threads. */
+typedef struct {
+  item_fn kernel;
+  const float *in, *f, *bias;
+  float *out;
+  const geometry *g;
+} item_work;
+
+static void item_rows(void *context, int t, long from, long to) {
+  (void)t;
+  const item_work *c = (const item_work *)context;
+  c->kernel(c->in, c->f, c->bias, c->out, c->g, from, to);
 }
 
 static int cpu_supported(void) { return instruction_set_in_use() != NULL; }
@@ -290,6 +349,57 @@ static int use_in_vec(const geometry *g, int nl) { return g->co <= 8 && in_vec_l
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "featurevis native conv: bad arguments"); return NULL; } } while (0)
 
+/* A call's arguments: the memory (`length` floats) and the params (P_* order) with their geometry. */
+typedef struct {
+  float *memory;
+  size_t length;
+  const int32_t *p;
+  geometry g;
+} call_args;
+
+/* Reads (memory: Float32Array, params: Int32Array) into `a`; 0 where it threw (a TypeError or a RangeError naming what is wrong). */
+static int read_call(napi_env env, napi_callback_info info, const char *usage, call_args *a) {
+  size_t argc = 2;
+  napi_value args[2];
+  napi_typedarray_type type;
+  size_t params_length;
+  void *memory, *params_data;
+  if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok || argc < 2) { napi_throw_type_error(env, NULL, usage); return 0; }
+  if (napi_get_typedarray_info(env, args[0], &type, &a->length, &memory, NULL, NULL) != napi_ok || type != napi_float32_array) {
+    napi_throw_type_error(env, NULL, "memory must be a Float32Array"); return 0;
+  }
+  if (napi_get_typedarray_info(env, args[1], &type, &params_length, &params_data, NULL, NULL) != napi_ok || type != napi_int32_array
+      || params_length < P_COUNT) {
+    napi_throw_type_error(env, NULL, "params must be an Int32Array of the geometry"); return 0;
+  }
+  const int32_t *p = (const int32_t *)params_data;
+  a->memory = (float *)memory;
+  a->p = p;
+  a->g = (geometry){ p[P_N], p[P_H], p[P_W_IN], p[P_CI], p[P_OH], p[P_OW], p[P_CO], p[P_KH], p[P_KW], p[P_SH], p[P_SW], p[P_DH], p[P_DW],
+                     p[P_PAD_TOP], p[P_PAD_LEFT], p[P_ACTIVATION], p[P_CO] };
+  const geometry g = a->g;
+  if (g.n < 1 || g.h < 1 || g.w < 1 || g.ci < 1 || g.oh < 1 || g.ow < 1 || g.co < 1 || g.kh < 1 || g.kw < 1 || g.sh < 1 || g.sw < 1
+      || g.dh < 1 || g.dw < 1) { napi_throw_range_error(env, NULL, "bad convolution geometry"); return 0; }
+  return 1;
+}
+
+/* Whether `size` floats from offset p[index] (−1 with `optional`: none) lie inside the memory; throws where not. */
+static int inside(napi_env env, const call_args *a, int index, size_t size, int optional) {
+  const int32_t offset = a->p[index];
+  if ((optional && offset == -1) || (offset >= 0 && (size_t)offset + size <= a->length)) return 1;
+  napi_throw_range_error(env, NULL, "tensor outside the memory");
+  return 0;
+}
+
+#if HAVE_X86
+/* The instruction set to run on; throws where there is none. */
+static const instruction_set *require_set(napi_env env) {
+  const instruction_set *set = instruction_set_in_use();
+  if (set == NULL) napi_throw_error(env, NULL, "this CPU has neither AVX-512 nor AVX2 with FMA");
+  return set;
+}
+#endif
+
 /*
  * conv2d(memory: Float32Array, params: Int32Array): float offsets of x, filter, bias (−1: none) and y in
  * memory, the geometry, the activation (ACT_*) and the threads to split the output rows over, in the P_*
@@ -297,33 +407,18 @@ static int use_in_vec(const geometry *g, int nl) { return g->co <= 8 && in_vec_l
  * Returns 1 where it looped over input channels, 0 over output channels.
  */
 static napi_value conv2d(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value args[2];
-  CHECK(napi_get_cb_info(env, info, &argc, args, NULL, NULL));
-  if (argc < 2) { napi_throw_type_error(env, NULL, "conv2d(memory, params)"); return NULL; }
-  napi_typedarray_type type;
-  size_t length, params_length;
-  void *memory, *params_data;
-  CHECK(napi_get_typedarray_info(env, args[0], &type, &length, &memory, NULL, NULL));
-  if (type != napi_float32_array) { napi_throw_type_error(env, NULL, "memory must be a Float32Array"); return NULL; }
-  CHECK(napi_get_typedarray_info(env, args[1], &type, &params_length, &params_data, NULL, NULL));
-  if (type != napi_int32_array || params_length < P_COUNT) { napi_throw_type_error(env, NULL, "params must be an Int32Array of the geometry"); return NULL; }
-  const int32_t *p = (const int32_t *)params_data;
-  geometry g = { p[P_N], p[P_H], p[P_W_IN], p[P_CI], p[P_OH], p[P_OW], p[P_CO], p[P_KH], p[P_KW], p[P_SH], p[P_SW], p[P_DH], p[P_DW],
-                 p[P_PAD_TOP], p[P_PAD_LEFT], p[P_ACTIVATION], p[P_CO] };
-  if (g.n < 1 || g.h < 1 || g.w < 1 || g.ci < 1 || g.oh < 1 || g.ow < 1 || g.co < 1 || g.kh < 1 || g.kw < 1 || g.sh < 1 || g.sw < 1
-      || g.dh < 1 || g.dw < 1) { napi_throw_range_error(env, NULL, "bad convolution geometry"); return NULL; }
-  const size_t x_size = (size_t)g.n * g.h * g.w * g.ci, w_size = (size_t)g.kh * g.kw * g.ci * g.co, y_size = (size_t)g.n * g.oh * g.ow * g.co;
-  if (p[P_X] < 0 || p[P_W] < 0 || p[P_Y] < 0 || (size_t)p[P_X] + x_size > length || (size_t)p[P_W] + w_size > length
-      || (size_t)p[P_Y] + y_size > length || (p[P_BIAS] >= 0 && (size_t)p[P_BIAS] + g.co > length)) {
-    napi_throw_range_error(env, NULL, "tensor outside the memory"); return NULL;
-  }
+  call_args a;
+  if (!read_call(env, info, "conv2d(memory, params)", &a)) return NULL;
+  geometry g = a.g;
+  const int32_t *p = a.p;
+  const size_t w_size = (size_t)g.kh * g.kw * g.ci * g.co;
+  if (!inside(env, &a, P_X, (size_t)g.n * g.h * g.w * g.ci, 0) || !inside(env, &a, P_W, w_size, 0)
+      || !inside(env, &a, P_Y, (size_t)g.n * g.oh * g.ow * g.co, 0) || !inside(env, &a, P_BIAS, g.co, 1)) return NULL;
 #if HAVE_X86
-  const instruction_set *set = instruction_set_in_use();
-  if (set == NULL) { napi_throw_error(env, NULL, "this CPU has neither AVX-512 nor AVX2 with FMA"); return NULL; }
-  const float *base = (const float *)memory;
-  const float *x = base + p[P_X], *w = base + p[P_W], *bias = p[P_BIAS] >= 0 ? base + p[P_BIAS] : NULL;
-  float *y = (float *)memory + p[P_Y];
+  const instruction_set *set = require_set(env);
+  if (set == NULL) return NULL;
+  const float *x = a.memory + p[P_X], *w = a.memory + p[P_W], *bias = p[P_BIAS] >= 0 ? a.memory + p[P_BIAS] : NULL;
+  float *y = a.memory + p[P_Y];
   const int in_vec = use_in_vec(&g, set->lanes);
   const long multiply_adds = (long)g.n * g.oh * g.ow * g.kh * g.kw * (in_vec ? in_vec_lanes(&g, set->lanes) : out_vec_lanes(&g, set->lanes));
   int ran;
@@ -350,11 +445,43 @@ static napi_value conv2d(napi_env env, napi_callback_info info) {
   CHECK(napi_create_int32(env, in_vec, &result));
   return result;
 #else
-  (void)memory;
   napi_throw_error(env, NULL, "built without x86-64 vector kernels");
   return NULL;
 #endif
 }
+
+/*
+ * The item-channel kernels (item-channel.h): `forward` reads params' x and writes y as
+ * out[n, oh, ow] (co = 1; bias: n values or −1); else it reads params' x as dy [n, oh, ow] and writes
+ * y as dx [n, h, w, ci] (bias unused). The filter is [n, kh, kw, ci]. Items are shared out over the
+ * threads.
+ */
+static napi_value item_channel(napi_env env, napi_callback_info info, int forward) {
+  call_args a;
+  if (!read_call(env, info, forward ? "itemChannelConv(memory, params)" : "itemChannelConvBackpropInput(memory, params)", &a)) return NULL;
+  const geometry g = a.g;
+  const int32_t *p = a.p;
+  if (g.co != 1) { napi_throw_range_error(env, NULL, "bad convolution geometry: one output channel an item"); return NULL; }
+  const size_t image = (size_t)g.n * g.h * g.w * g.ci, out = (size_t)g.n * g.oh * g.ow;
+  if (!inside(env, &a, P_X, forward ? image : out, 0) || !inside(env, &a, P_W, (size_t)g.n * g.kh * g.kw * g.ci, 0)
+      || !inside(env, &a, P_Y, forward ? out : image, 0) || (forward && !inside(env, &a, P_BIAS, g.n, 1))) return NULL;
+#if HAVE_X86
+  const instruction_set *set = require_set(env);
+  if (set == NULL) return NULL;
+  item_work work = { forward ? set->item_forward : set->item_backprop_input, a.memory + p[P_X], a.memory + p[P_W],
+                     forward && p[P_BIAS] >= 0 ? a.memory + p[P_BIAS] : NULL, a.memory + p[P_Y], &g };
+  parallel_for(item_rows, &work, g.n, threads_for(g.n, p[P_THREADS], (long)out * g.kh * g.kw * g.ci));
+  napi_value result;
+  napi_get_undefined(env, &result);
+  return result;
+#else
+  napi_throw_error(env, NULL, "built without x86-64 vector kernels");
+  return NULL;
+#endif
+}
+
+static napi_value item_channel_conv(napi_env env, napi_callback_info info) { return item_channel(env, info, 1); }
+static napi_value item_channel_conv_backprop_input(napi_env env, napi_callback_info info) { return item_channel(env, info, 0); }
 
 /*
  * isa(name?: 'avx512' | 'avx2'): the instruction set the kernels run on ('' where none); with a name,
@@ -403,7 +530,9 @@ NAPI_MODULE_INIT() {
     { "conv2d", NULL, conv2d, NULL, NULL, NULL, napi_default, NULL },
     { "supported", NULL, supported, NULL, NULL, NULL, napi_default, NULL },
     { "isa", NULL, isa, NULL, NULL, NULL, napi_default, NULL },
+    { "itemChannelConv", NULL, item_channel_conv, NULL, NULL, NULL, napi_default, NULL },
+    { "itemChannelConvBackpropInput", NULL, item_channel_conv_backprop_input, NULL, NULL, NULL, napi_default, NULL },
   };
-  if (napi_define_properties(env, exports, 3, properties) != napi_ok) return NULL;
+  if (napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties) != napi_ok) return NULL;
   return exports;
 }

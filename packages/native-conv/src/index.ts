@@ -17,6 +17,14 @@ export interface NativeConvAddon {
    * output channels. Throws on a geometry or offset outside the memory.
    */
   conv2d(memory: Float32Array, params: Int32Array): number;
+  /**
+   * One output channel per batch item: item i of x [n, h, w, ci] convolved with item i's filter (the
+   * filter laid out [n, kh, kw, ci]) plus bias[i], into y [n, oh, ow]. `params` as conv2d's with
+   * outChannels 1 (the activation is not applied); the items are shared out over the threads.
+   */
+  itemChannelConv(memory: Float32Array, params: Int32Array): void;
+  /** itemChannelConv's input gradient: params' x offset is dy [n, oh, ow], its y offset dx [n, h, w, ci]; no bias. */
+  itemChannelConvBackpropInput(memory: Float32Array, params: Int32Array): void;
   /** Whether this CPU runs the kernels (AVX-512F, or AVX2 with FMA). */
   supported(): boolean;
   /**

@@ -14,6 +14,7 @@
 #undef VFMA
 #undef VLOAD
 #undef VLOADM
+#undef VSTORE
 #undef VSTOREM
 #undef LANES
 #undef SUM4

@@ -1,6 +1,8 @@
 /** Comparing a kernel on two backends with identical inputs (the WASM kernel tests against tfjs's CPU kernels). */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
+import { loadNativeConv } from '@featurevis/native-conv';
 import { nativeConvActive, registerNativeConvKernels } from '@featurevis/engine/backends';
 
 export interface Values { values: Float32Array; shape: number[] }
@@ -48,5 +50,25 @@ export async function withXnnpackConvolutions<T>(body: () => Promise<T> | T): Pr
     return await body();
   } finally {
     registerNativeConvKernels(1);
+  }
+}
+
+const cpuFlags = (() => {
+  try { return /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.split(/\s+/) ?? []; } catch { return []; }
+})();
+const cpuHasAvx512 = process.arch === 'x64' && cpuFlags.includes('avx512f');
+const cpuHasAvx2 = process.arch === 'x64' && cpuFlags.includes('avx2') && cpuFlags.includes('fma');
+/** The instruction sets this CPU runs the convolution addon's kernels on, best first (/proc/cpuinfo; the tests run each). */
+export const instructionSets: ReadonlyArray<'avx512' | 'avx2'> = [...(cpuHasAvx512 ? ['avx512' as const] : []), ...(cpuHasAvx2 ? ['avx2' as const] : [])];
+
+/** Runs `body` with the addon on instruction set `set`, then back on the best one. */
+export async function onInstructionSet<T>(set: 'avx512' | 'avx2', body: () => Promise<T> | T): Promise<T> {
+  const { addon } = loadNativeConv();
+  assert.ok(addon, 'the addon is loaded');
+  addon.isa(set);
+  try {
+    return await body();
+  } finally {
+    addon.isa(instructionSets[0]);
   }
 }

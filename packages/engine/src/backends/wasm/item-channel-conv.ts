@@ -12,6 +12,10 @@
  * at batch 1 (a fifth of a shapes-a step) and 1.2–2.2 ms at batch 64; these two kernels do the same
  * arithmetic in one pass each.
  *
+ * Where the convolution addon runs the convolutions (native-conv.ts), it runs these two kernels too (in
+ * AVX-512 or AVX2, with these as their fallback): at batch 64 on shapes-a's conv3 the WebAssembly pair
+ * took ≈ 0.5 ms of a 9.5 ms step.
+ *
  * Inputs: x [items, height, width, C] and filter [items, kernel height, kernel width, C] (float32),
  * bias [items] optional; attrs `strides`, `dilations` ([h, w]) and `pad` ('same' | 'valid') as
  * tfjs's conv2d. Output [items, out height, out width, 1].
@@ -36,7 +40,8 @@ type BackpropInput = (dy: number, filter: number, dx: number, ...geometry: Convo
 const forwardSimd = new SimdKernel<Forward>(wasmBase64, sharedMemoryWasmBase64, 'itemChannelConv');
 const backpropInputSimd = new SimdKernel<BackpropInput>(wasmBase64, sharedMemoryWasmBase64, 'itemChannelConvBackpropInput');
 
-function geometry(inputShape: readonly number[], filterShape: readonly number[], attrs: ItemChannelConvAttrs): { info: tf.backend_util.Conv2DInfo; args: ConvolutionGeometryArgs } {
+/** The convolution's geometry (tfjs's, with one output channel) and the kernels' geometry arguments; throws where the filter does not fit. */
+export function itemChannelConvGeometry(inputShape: readonly number[], filterShape: readonly number[], attrs: ItemChannelConvAttrs): { info: tf.backend_util.Conv2DInfo; args: ConvolutionGeometryArgs } {
   const [items, height, width, channels] = inputShape as [number, number, number, number];
   const [filterItems, kernelHeight, kernelWidth, filterChannels] = filterShape as [number, number, number, number];
   if (filterItems !== items || filterChannels !== channels) {
@@ -49,7 +54,7 @@ function geometry(inputShape: readonly number[], filterShape: readonly number[],
 export function itemChannelConvKernel(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo {
   const { x, filter, bias } = args.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo; bias?: tf.TensorInfo };
   const simd = forwardSimd.requireHeapOf(ITEM_CHANNEL_CONV_KERNEL, args.backend, bias == null ? [x, filter] : [x, filter, bias]);
-  const { info, args: shape } = geometry(x.shape, filter.shape, args.attrs as unknown as ItemChannelConvAttrs);
+  const { info, args: shape } = itemChannelConvGeometry(x.shape, filter.shape, args.attrs as unknown as ItemChannelConvAttrs);
   const out = simd.heap.makeOutput([info.batchSize, info.outHeight, info.outWidth, 1], 'float32');
   simd.kernel(simd.heap.getMemoryOffset(x.dataId), simd.heap.getMemoryOffset(filter.dataId),
     bias == null ? 0 : simd.heap.getMemoryOffset(bias.dataId), simd.heap.getMemoryOffset(out.dataId), ...shape);
@@ -60,7 +65,7 @@ export function itemChannelConvBackpropInputKernel(args: { inputs: tf.NamedTenso
   const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
   const { inputShape, ...attrs } = args.attrs as unknown as ItemChannelConvAttrs & { inputShape: number[] };
   const simd = backpropInputSimd.requireHeapOf(ITEM_CHANNEL_CONV_BACKPROP_INPUT_KERNEL, args.backend, [dy, filter]);
-  const { args: shape } = geometry(inputShape, filter.shape, attrs);
+  const { args: shape } = itemChannelConvGeometry(inputShape, filter.shape, attrs);
   const dx = simd.heap.makeOutput([...inputShape], 'float32');
   simd.kernel(simd.heap.getMemoryOffset(dy.dataId), simd.heap.getMemoryOffset(filter.dataId), simd.heap.getMemoryOffset(dx.dataId), ...shape);
   return dx;

@@ -2,7 +2,8 @@
  * `Conv2D` and `FusedConv2D` for the WASM backend in AVX-512, or AVX2 with FMA on CPUs without it (the
  * @featurevis/native-conv addon, built from C at install time), on the tensors where they live in
  * tfjs-backend-wasm's heap. The input
- * gradients (conv2d-backprop-input.ts) run through `Conv2D`, so they use it too.
+ * gradients (conv2d-backprop-input.ts) run through `Conv2D`, so they use it too; so do the layer
+ * sweep's item-channel kernels (item-channel-conv.ts), forward and input gradient.
  *
  * Why: XNNPACK inside WebAssembly is limited to 128-bit SIMD; on this project's machines (AMD EPYC,
  * AVX-512) the same convolutions in native 512-bit code ran 2–5.5× faster on one thread (batch 64,
@@ -21,6 +22,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { loadNativeConv, NATIVE_CONV_ACTIVATIONS, type NativeConvAddon } from '@featurevis/native-conv';
+import { itemChannelConvGeometry, type ItemChannelConvAttrs } from './item-channel-conv.ts';
 import { wasmHeapOf } from './simd-kernel.ts';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
@@ -101,6 +103,42 @@ export function nativeFusedConv2D(addon: NativeConvAddon) {
     const result = preluActivationWeights == null ? convolveNatively(addon, args, bias ?? undefined, activation) : null;
     return result ?? (fallback(args) as tf.TensorInfo);
   };
+}
+
+/**
+ * An item-channel kernel (item-channel-conv.ts) in the addon: `forward` computes out from x, filter and
+ * bias, else dx from dy and filter. Null where it does not apply (not float32, not in the WASM heap): the
+ * caller falls back to the WebAssembly kernel.
+ */
+function itemChannelNatively(addon: NativeConvAddon, args: KernelArgs, forward: boolean): tf.TensorInfo | null {
+  const { x, dy, filter, bias } = args.inputs as { x?: tf.TensorInfo; dy?: tf.TensorInfo; filter: tf.TensorInfo; bias?: tf.TensorInfo };
+  const input = forward ? x : dy;
+  if (input == null || [input, filter, ...(bias != null ? [bias] : [])].some((t) => t.dtype !== 'float32')) return null;
+  const { inputShape, ...attrs } = args.attrs as unknown as ItemChannelConvAttrs & { inputShape: number[] };
+  const { info } = itemChannelConvGeometry(forward ? input.shape : inputShape, filter.shape, attrs);
+  if (bias != null && tf.util.sizeFromShape(bias.shape) !== info.batchSize) return null;
+  const found = wasmHeapOf(args.backend);
+  if (found == null) return null;
+  const { heap, memory } = found;
+  const out = heap.makeOutput(forward ? [info.batchSize, info.outHeight, info.outWidth, 1] : [...inputShape], 'float32');
+  const offset = (t: tf.TensorInfo) => heap.getMemoryOffset(t.dataId) / 4;
+  calls++;
+  const params = Int32Array.of(
+    offset(input), offset(filter), forward && bias != null ? offset(bias) : -1, offset(out),
+    info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, 1,
+    info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth,
+    info.padInfo.top, info.padInfo.left, NATIVE_CONV_ACTIVATIONS.linear, threads);
+  if (forward) addon.itemChannelConv(viewOf(memory), params);
+  else addon.itemChannelConvBackpropInput(viewOf(memory), params);
+  return out;
+}
+
+export function nativeItemChannelConv(addon: NativeConvAddon) {
+  return (args: KernelArgs, fallback: tf.KernelFunc): tf.TensorInfo => itemChannelNatively(addon, args, true) ?? (fallback(args) as tf.TensorInfo);
+}
+
+export function nativeItemChannelConvBackpropInput(addon: NativeConvAddon) {
+  return (args: KernelArgs, fallback: tf.KernelFunc): tf.TensorInfo => itemChannelNatively(addon, args, false) ?? (fallback(args) as tf.TensorInfo);
 }
 
 /** Sets the threads and the flag the planner reads; called by registerNativeConvKernels. */

@@ -38,7 +38,7 @@ import {
   ITEM_CHANNEL_CONV_BACKPROP_INPUT_KERNEL, ITEM_CHANNEL_CONV_KERNEL, itemChannelConvBackpropInputKernel, itemChannelConvGradient, itemChannelConvKernel,
 } from './item-channel-conv.ts';
 import { maxPoolGrad } from './max-pool-grad.ts';
-import { nativeConv2D, nativeFusedConv2D, setNativeConvState } from './native-conv.ts';
+import { nativeConv2D, nativeFusedConv2D, nativeItemChannelConv, nativeItemChannelConvBackpropInput, setNativeConvState } from './native-conv.ts';
 import { meanGradient, sumGradient } from './reduction-gradients.ts';
 import { REDIRECTED_RELU_GRAD_KERNEL, redirectedReluGradKernel } from './redirected-relu-grad.ts';
 import { RELU_GRAD_KERNEL, reluGradient, reluGradKernel } from './relu-grad.ts';
@@ -47,19 +47,25 @@ import { tileInJavaScript } from './tile.ts';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
-/** Our kernels, so that registering twice does not wrap our own kernel as the fallback. */
-const ourKernelFuncs = new WeakSet<tf.KernelFunc>();
+/**
+ * Who registered each of our kernels (`registerWasmGradientKernels`: 'gradients', `registerNativeConvKernels`:
+ * 'native-conv'), with the owners of the kernels it wraps: registering twice does not wrap an owner's own
+ * kernel as its fallback, while the addon's item-channel kernels do wrap the WebAssembly ones.
+ */
+type Owner = 'gradients' | 'native-conv';
+const ourKernelOwners = new WeakMap<tf.KernelFunc, ReadonlySet<Owner>>();
 
-/** How to put back each original kernel we replaced, by `${backendName}/${kernelName}`. */
+/** How to put back each original kernel we replaced, by `${owner}/${backendName}/${kernelName}`. */
 const restoreOriginal = new Map<string, () => void>();
 
 /** Replaces one kernel; returns a function that puts the original back. */
-function replaceKernel(kernelName: string, backendName: string, make: (original: tf.KernelConfig | undefined) => tf.KernelFunc): () => void {
-  const key = `${backendName}/${kernelName}`;
+function replaceKernel(owner: Owner, kernelName: string, backendName: string, make: (original: tf.KernelConfig | undefined) => tf.KernelFunc): () => void {
+  const key = `${owner}/${backendName}/${kernelName}`;
   const original = tf.getKernel(kernelName, backendName);
-  if (original != null && ourKernelFuncs.has(original.kernelFunc)) return restoreOriginal.get(key) ?? (() => {});
+  const originalOwners = original != null ? ourKernelOwners.get(original.kernelFunc) : undefined;
+  if (originalOwners?.has(owner)) return restoreOriginal.get(key) ?? (() => {});
   const kernelFunc = make(original);
-  ourKernelFuncs.add(kernelFunc);
+  ourKernelOwners.set(kernelFunc, new Set([owner, ...(originalOwners ?? [])]));
   if (original != null) tf.unregisterKernel(kernelName, backendName);
   // Keep the original's setup/dispose: the fallback path still calls its cwrapped WASM function.
   tf.registerKernel({ kernelName, backendName, kernelFunc, setupFunc: original?.setupFunc, disposeFunc: original?.disposeFunc });
@@ -74,8 +80,8 @@ function replaceKernel(kernelName: string, backendName: string, make: (original:
 }
 
 /** `replaceKernel` for one of ours that falls back to the original kernel, which must exist then. */
-function replaceKernelFallingBack(kernelName: string, backendName: string, run: (args: KernelArgs, fallback: tf.KernelFunc) => tf.TensorInfo): () => void {
-  return replaceKernel(kernelName, backendName, (original) => (args: KernelArgs) => {
+function replaceKernelFallingBack(owner: Owner, kernelName: string, backendName: string, run: (args: KernelArgs, fallback: tf.KernelFunc) => tf.TensorInfo): () => void {
+  return replaceKernel(owner, kernelName, backendName, (original) => (args: KernelArgs) => {
     if (original == null) throw new Error(`no ${kernelName} kernel to fall back to on ${backendName}`);
     return run(args, original.kernelFunc);
   });
@@ -102,7 +108,7 @@ function replaceGradient(ours: tf.GradConfig): () => void {
 
 /**
  * Registers the addon's (AVX-512 or AVX2) `Conv2D` and `FusedConv2D` of native-conv.ts over tfjs-backend-wasm's (which
- * stay as their fallbacks), splitting large convolutions over `threads` threads. Does nothing where the
+ * stay as their fallbacks), and its item-channel kernels over ours (call registerWasmGradientKernels first), splitting large convolutions over `threads` threads. Does nothing where the
  * addon is not built or this CPU cannot run it (`nativeConvUnavailableReason` says why). Idempotent;
  * returns the function that puts XNNPACK's kernels back (the benchmark's comparison).
  */
@@ -110,8 +116,11 @@ export function registerNativeConvKernels(threads: number, backendName = 'wasm')
   const { addon } = loadNativeConv();
   if (addon == null) return () => {};
   const restores = [
-    replaceKernelFallingBack(tf.Conv2D, backendName, nativeConv2D(addon)),
-    replaceKernelFallingBack(tf.FusedConv2D, backendName, nativeFusedConv2D(addon)),
+    replaceKernelFallingBack('native-conv', tf.Conv2D, backendName, nativeConv2D(addon)),
+    replaceKernelFallingBack('native-conv', tf.FusedConv2D, backendName, nativeFusedConv2D(addon)),
+    // Over the WebAssembly item-channel kernels, which registerWasmGradientKernels registers first.
+    replaceKernelFallingBack('native-conv', ITEM_CHANNEL_CONV_KERNEL, backendName, nativeItemChannelConv(addon)),
+    replaceKernelFallingBack('native-conv', ITEM_CHANNEL_CONV_BACKPROP_INPUT_KERNEL, backendName, nativeItemChannelConvBackpropInput(addon)),
   ];
   setNativeConvState({ active: true, threads });
   return () => {
@@ -126,18 +135,18 @@ export function registerNativeConvKernels(threads: number, backendName = 'wasm')
  */
 export function registerWasmGradientKernels(backendName = 'wasm'): () => void {
   const restores = [
-    replaceKernelFallingBack(tf.Conv2DBackpropInput, backendName, conv2dBackpropInputAsForwardConv),
-    replaceKernel(tf.DepthwiseConv2dNativeBackpropInput, backendName, (original) => (args: KernelArgs) =>
+    replaceKernelFallingBack('gradients', tf.Conv2DBackpropInput, backendName, conv2dBackpropInputAsForwardConv),
+    replaceKernel('gradients', tf.DepthwiseConv2dNativeBackpropInput, backendName, (original) => (args: KernelArgs) =>
       depthwiseConv2dBackpropInputAsForwardConv(args, original?.kernelFunc)),
-    replaceKernel(tf.MaxPoolGrad, backendName, () => (args: KernelArgs) => maxPoolGrad(args)),
-    replaceKernelFallingBack(tf.Tile, backendName, tileInJavaScript),
-    replaceKernelFallingBack(tf.Slice, backendName, sliceInHeap),
-    replaceKernelFallingBack(tf.Identity, backendName, identityWithoutCopy),
-    replaceKernel(RELU_GRAD_KERNEL, backendName, () => (args: KernelArgs) => reluGradKernel(args)),
-    replaceKernel(REDIRECTED_RELU_GRAD_KERNEL, backendName, () => (args: KernelArgs) => redirectedReluGradKernel(args)),
-    replaceKernel(ADAM_KERNEL, backendName, () => (args: KernelArgs) => adamKernel(args)),
-    replaceKernel(ITEM_CHANNEL_CONV_KERNEL, backendName, () => (args: KernelArgs) => itemChannelConvKernel(args)),
-    replaceKernel(ITEM_CHANNEL_CONV_BACKPROP_INPUT_KERNEL, backendName, () => (args: KernelArgs) => itemChannelConvBackpropInputKernel(args)),
+    replaceKernel('gradients', tf.MaxPoolGrad, backendName, () => (args: KernelArgs) => maxPoolGrad(args)),
+    replaceKernelFallingBack('gradients', tf.Tile, backendName, tileInJavaScript),
+    replaceKernelFallingBack('gradients', tf.Slice, backendName, sliceInHeap),
+    replaceKernelFallingBack('gradients', tf.Identity, backendName, identityWithoutCopy),
+    replaceKernel('gradients', RELU_GRAD_KERNEL, backendName, () => (args: KernelArgs) => reluGradKernel(args)),
+    replaceKernel('gradients', REDIRECTED_RELU_GRAD_KERNEL, backendName, () => (args: KernelArgs) => redirectedReluGradKernel(args)),
+    replaceKernel('gradients', ADAM_KERNEL, backendName, () => (args: KernelArgs) => adamKernel(args)),
+    replaceKernel('gradients', ITEM_CHANNEL_CONV_KERNEL, backendName, () => (args: KernelArgs) => itemChannelConvKernel(args)),
+    replaceKernel('gradients', ITEM_CHANNEL_CONV_BACKPROP_INPUT_KERNEL, backendName, () => (args: KernelArgs) => itemChannelConvBackpropInputKernel(args)),
     replaceGradient(reluGradient),
     replaceGradient(meanGradient),
     replaceGradient(sumGradient),
