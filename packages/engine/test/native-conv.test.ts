@@ -9,9 +9,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
-import { loadNativeConv } from '@featurevis/native-conv';
+import { loadNativeConv, NATIVE_CONV_LOOP_ORDERS } from '@featurevis/native-conv';
 import { initBackend, nativeConvActive, nativeConvUnavailableReason, registerNativeConvKernels } from '@featurevis/engine/backends';
-import { nativeConvCallCount, setNativeConvState } from '../src/backends/wasm/native-conv.ts';
+import { nativeConvCallCount, nativeConvLoopOrderCounts, setNativeConvState } from '../src/backends/wasm/native-conv.ts';
 import { assertClose, instructionSets, onInstructionSet, randomValues, runOn, withXnnpackConvolutions } from './helpers/kernel-comparison.ts';
 import { shapesA, skipWithoutShapesA } from './helpers/shapes-a.ts';
 import { visualize } from '../src/index.ts';
@@ -57,11 +57,27 @@ const cases: Array<{ batch: number; inputHw: [number, number]; filterHw: [number
   { batch: 2, inputHw: [6, 6], filterHw: [3, 3], channels: [32, 4], stride: 1, pad: 'same' },
   { batch: 2, inputHw: [6, 6], filterHw: [3, 3], channels: [16, 6], stride: 1, pad: [[0, 0], [2, 0], [1, 1], [0, 0]] },
   { batch: 2, inputHw: [10, 9], filterHw: [3, 3], channels: [16, 3], stride: 1, dilation: 2, pad: 'same' },
-  // Split over two threads (rows of the batch × height), both loop orders.
+  // Over output pixels (width stride 1, at most a vector of outputs, rows wide enough): up to four
+  // vectors of pixels for 1–4 outputs, one vector with a transpose for more; row tails, an input-channel
+  // tail in the transpose to planar rows, an odd input channel, the first layer's 3 unrolled, a width dilation.
+  { batch: 2, inputHw: [5, 40], filterHw: [3, 3], channels: [3, 10], stride: 1, pad: 'same' },
+  { batch: 2, inputHw: [4, 50], filterHw: [3, 3], channels: [20, 4], stride: 1, pad: 'same' },
+  { batch: 2, inputHw: [6, 33], filterHw: [3, 3], channels: [17, 7], stride: 1, dilation: [1, 2], pad: 'same' },
+  { batch: 3, inputHw: [6, 32], filterHw: [3, 3], channels: [1, 2], stride: 1, pad: 'same' },
+  { batch: 2, inputHw: [7, 36], filterHw: [2, 3], channels: [9, 16], stride: [2, 1], pad: 'valid' },
+  // Split over two threads (rows of the batch × height), every loop order.
   { batch: 5, inputHw: [23, 32], filterHw: [3, 3], channels: [16, 32], stride: 1, pad: 'same', threads: 2 },
   { batch: 7, inputHw: [31, 32], filterHw: [3, 3], channels: [32, 3], stride: 1, pad: 'same', threads: 2 },
   { batch: 12, inputHw: [32, 32], filterHw: [3, 3], channels: [3, 16], stride: 1, pad: 'same', threads: 2 },
 ];
+
+/** Loop orders the cases took, per instruction set (checked after the cases: each order is exercised). */
+const ordersTaken = new Map<string, Set<string>>();
+function noteLoopOrders(set: string, before: ReadonlyMap<string, number>): void {
+  const taken = ordersTaken.get(set) ?? new Set<string>();
+  for (const [order, count] of nativeConvLoopOrderCounts()) if (count > (before.get(order) ?? 0)) taken.add(order);
+  ordersTaken.set(set, taken);
+}
 
 for (const [index, c] of cases.entries()) {
   const label = `input ${c.batch}×${c.inputHw}×${c.channels[0]}, filter ${c.filterHw} → ${c.channels[1]}, stride ${c.stride}, dilation ${c.dilation ?? 1}, pad ${JSON.stringify(c.pad)}${c.threads ? `, ${c.threads} threads` : ''}`;
@@ -81,8 +97,10 @@ for (const [index, c] of cases.entries()) {
     const { x, filter } = inputs();
     const expected = await runOn('cpu', tf.Conv2D, { x, filter }, attrs);
     const callsBefore = nativeConvCallCount();
+    const ordersBefore = new Map(nativeConvLoopOrderCounts());
     const actual = await runOn('wasm', tf.Conv2D, { x, filter }, attrs);
     assert.equal(nativeConvCallCount(), callsBefore + 1, 'the addon ran');
+    noteLoopOrders(set, ordersBefore);
     assert.deepEqual(actual.shape, expected.shape);
     assertClose(actual.values, expected.values, 'y');
   }));
@@ -102,6 +120,10 @@ for (const [index, c] of cases.entries()) {
     }));
   }
 }
+
+test('the cases above exercise every loop order of the addon on every instruction set', { skip: instructionSets.length === 0 && 'no AVX-512 or AVX2' }, () => {
+  for (const set of instructionSets) assert.deepEqual([...(ordersTaken.get(set) ?? [])].sort(), [...NATIVE_CONV_LOOP_ORDERS].sort(), set);
+});
 
 test('FusedConv2D falls back to XNNPACK for leaky ReLU and PReLU, with the same results as CPU', { skip: instructionSets.length === 0 && 'no AVX-512 or AVX2' }, async () => {
   const x = { values: randomValues(2 * 6 * 6 * 4, 1), shape: [2, 6, 6, 4] };

@@ -13,8 +13,9 @@ export interface NativeConvAddon {
    * the float offsets in `memory` of x, filter, bias (−1: none) and y; batch, inHeight, inWidth,
    * inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth, strideHeight, strideWidth,
    * dilationHeight, dilationWidth, padTop, padLeft; the activation (`NATIVE_CONV_ACTIVATIONS`); the
-   * threads to split a large convolution over. Returns 1 where it looped over input channels, 0 over
-   * output channels. Throws on a geometry or offset outside the memory.
+   * threads to split a large convolution over. Returns the loop order it took (0: a vector
+   * of output channels, 1: of input channels, 2: of output pixels; `NATIVE_CONV_LOOP_ORDERS`). Throws
+   * on a geometry or offset outside the memory.
    */
   conv2d(memory: Float32Array, params: Int32Array): number;
   /**
@@ -34,6 +35,9 @@ export interface NativeConvAddon {
    */
   isa(set?: 'avx512' | 'avx2'): 'avx512' | 'avx2' | '';
 }
+
+/** conv2d's return values: which loop order ran (README.md). */
+export const NATIVE_CONV_LOOP_ORDERS = ['output channels', 'input channels', 'output pixels'] as const;
 
 /** `activation` values: what the kernel applies after the bias. */
 export const NATIVE_CONV_ACTIVATIONS = { linear: 0, relu: 1, relu6: 2 } as const;

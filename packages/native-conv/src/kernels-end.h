@@ -6,6 +6,7 @@
 #undef NL
 #undef MAX_VECS
 #undef ACCUMULATORS
+#undef PIX_VECS
 #undef VZERO
 #undef VSET1
 #undef VADD
@@ -18,3 +19,5 @@
 #undef VSTOREM
 #undef LANES
 #undef SUM4
+#undef TRANSPOSE
+#undef KEEP

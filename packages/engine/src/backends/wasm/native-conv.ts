@@ -21,7 +21,7 @@
  * nothing is registered.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { loadNativeConv, NATIVE_CONV_ACTIVATIONS, type NativeConvAddon } from '@featurevis/native-conv';
+import { loadNativeConv, NATIVE_CONV_ACTIVATIONS, NATIVE_CONV_LOOP_ORDERS, type NativeConvAddon } from '@featurevis/native-conv';
 import { itemChannelConvGeometry, type ItemChannelConvAttrs } from './item-channel-conv.ts';
 import { wasmHeapOf } from './simd-kernel.ts';
 
@@ -37,6 +37,13 @@ let calls = 0;
 
 export function nativeConvCallCount(): number {
   return calls;
+}
+
+/** How many convolutions took each of the addon's loop orders in this thread (the tests check each is exercised). */
+const loopOrderCounts = new Map<(typeof NATIVE_CONV_LOOP_ORDERS)[number], number>();
+
+export function nativeConvLoopOrderCounts(): ReadonlyMap<(typeof NATIVE_CONV_LOOP_ORDERS)[number], number> {
+  return loopOrderCounts;
 }
 
 export function nativeConvActive(): boolean {
@@ -82,11 +89,13 @@ function convolveNatively(addon: NativeConvAddon, args: KernelArgs, bias: tf.Ten
   const out = heap.makeOutput([info.batchSize, info.outHeight, info.outWidth, info.outChannels], 'float32');
   const offset = (t: tf.TensorInfo) => heap.getMemoryOffset(t.dataId) / 4;
   calls++;
-  addon.conv2d(viewOf(memory), Int32Array.of(
+  const order = addon.conv2d(viewOf(memory), Int32Array.of(
     offset(x), offset(filter), bias != null ? offset(bias) : -1, offset(out),
     info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.outChannels,
     info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth,
     info.padInfo.top, info.padInfo.left, activationCode, threads));
+  const name = NATIVE_CONV_LOOP_ORDERS[order];
+  if (name != null) loopOrderCounts.set(name, (loopOrderCounts.get(name) ?? 0) + 1);
   return out;
 }
 

@@ -77,35 +77,39 @@ export interface SubPixelPlan {
 }
 
 /** Multiply-adds XNNPACK pays for a convolution producing `pixels` outputs, output channels rounded up to its tile. */
-function convolutionCost(pixels: number, taps: number, inChannels: number, outChannels: number): number {
-  if (nativeConvActive()) return pixels * taps * nativeConvLanes(inChannels, outChannels, nativeConvInstructionSet() === 'avx2' ? 8 : 16);
+function convolutionCost(pixels: number, taps: number, inChannels: number, outChannels: number, outWidth: number): number {
+  if (nativeConvActive()) return pixels * taps * nativeConvLanes(inChannels, outChannels, outWidth, nativeConvInstructionSet() === 'avx2' ? 8 : 16);
   return pixels * taps * inChannels * Math.ceil(outChannels / OUTPUT_CHANNEL_TILE) * OUTPUT_CHANNEL_TILE;
 }
 
 /**
  * The addon's (native-conv.ts) vector lanes per output pixel and tap, idle ones included, as conv2d.c
- * chooses its loop order: `lanes` (16 with AVX-512, 8 with AVX2) output channels a vector, or for at
- * most 8 output channels `lanes` input channels a vector plus the sums across it. It has no 8-channel
- * tile, so the plain formulation usually wins there (a first layer's 16 → 3 input gradient: 432
- * against the sub-pixel plan's 576 lanes a pixel).
+ * chooses its loop order for these stride-1 convolutions: `lanes` (16 with AVX-512, 8 with AVX2) output
+ * channels a vector; for at most 8 output channels `lanes` input channels a vector (plus the sums across
+ * it, left out here); or, for at most `lanes` output channels, `lanes` output pixels of a row a vector
+ * (the row's last vector counted whole) where that idles no more lanes. It has no 8-channel tile, so the
+ * plain formulation usually wins there (a first layer's 16 → 3 input gradient: 432 against the sub-pixel
+ * plan's 576 lanes a pixel).
  */
-function nativeConvLanes(inChannels: number, outChannels: number, lanes: number): number {
+function nativeConvLanes(inChannels: number, outChannels: number, outWidth: number, lanes: number): number {
   const overOutputs = inChannels * Math.ceil(outChannels / lanes) * lanes;
   const overInputs = outChannels * Math.ceil(inChannels / lanes) * lanes;
-  return outChannels <= 8 ? Math.min(overOutputs, overInputs) : overOutputs;
+  const other = outChannels <= 8 ? Math.min(overOutputs, overInputs) : overOutputs;
+  const overPixels = (inChannels * outChannels * Math.ceil(outWidth / lanes) * lanes) / outWidth;
+  return outChannels <= lanes && overPixels <= other ? overPixels : other;
 }
 
 /** The cost of the zero-dilated formulation (transposed-convolution.ts): every dx pixel, every tap, plus dilating dy. */
 function dilatedCost(convInfo: tf.backend_util.Conv2DInfo): number {
   const { batchSize, inHeight, inWidth, inChannels, outChannels, filterHeight, filterWidth, outHeight, outWidth, strideHeight, strideWidth } = convInfo;
   const dilation = strideHeight > 1 || strideWidth > 1 ? batchSize * outHeight * strideHeight * outWidth * strideWidth * outChannels * COPY_COST_IN_MULTIPLY_ADDS : 0;
-  return convolutionCost(batchSize * inHeight * inWidth, filterHeight * filterWidth, outChannels, inChannels) + dilation;
+  return convolutionCost(batchSize * inHeight * inWidth, filterHeight * filterWidth, outChannels, inChannels, inWidth) + dilation;
 }
 
 function planCost(plan: SubPixelPlan, convInfo: tf.backend_util.Conv2DInfo): number {
   const { batchSize, inHeight, inWidth, inChannels, outChannels } = convInfo;
   const blockPixels = plan.rows.block * plan.cols.block;
-  const conv = convolutionCost(batchSize * (inHeight / plan.rows.block) * (inWidth / plan.cols.block), plan.rows.taps * plan.cols.taps, outChannels, blockPixels * inChannels);
+  const conv = convolutionCost(batchSize * (inHeight / plan.rows.block) * (inWidth / plan.cols.block), plan.rows.taps * plan.cols.taps, outChannels, blockPixels * inChannels, inWidth / plan.cols.block);
   // Blocks along the height need a transpose to become pixels again; along the width only a reshape.
   const shuffle = plan.rows.block > 1 ? batchSize * inHeight * inWidth * inChannels * COPY_COST_IN_MULTIPLY_ADDS : 0;
   return conv + shuffle;
