@@ -125,6 +125,28 @@ test('the cases above exercise every loop order of the addon on every instructio
   for (const set of instructionSets) assert.deepEqual([...(ordersTaken.get(set) ?? [])].sort(), [...NATIVE_CONV_LOOP_ORDERS].sort(), set);
 });
 
+/** Means over axes: where the addon takes them (a run of consecutive axes with at least 4 values inside it) and where tfjs-backend-wasm's kernel does. */
+const meanCases: Array<{ shape: number[]; axis: number | number[]; keepDims: boolean; addon: boolean }> = [
+  { shape: [4, 8, 8, 64], axis: [1, 2], keepDims: false, addon: true }, // a global average pool, four full vectors
+  { shape: [3, 5, 7, 9], axis: [1, 2], keepDims: true, addon: true }, // one vector with a tail: partial sums over r mod 4
+  { shape: [2, 3, 70], axis: [1], keepDims: false, addon: true }, // 70: four vectors and a tail
+  { shape: [6, 10, 16], axis: 0, keepDims: false, addon: true }, // outer 1
+  { shape: [5, 7, 3], axis: [2, 1], keepDims: false, addon: false }, // nothing inside: tfjs's kernel
+  { shape: [4, 6, 8], axis: [0, 2], keepDims: false, addon: false }, // not consecutive
+];
+for (const [index, c] of meanCases.entries()) for (const set of instructionSets) {
+  test(`Mean (${set}) equals CPU: ${c.shape} over ${c.axis}${c.keepDims ? ', keepDims' : ''} (${c.addon ? 'the addon' : 'tfjs-backend-wasm'})`, () => onInstructionSet(set, async () => {
+    const x = { values: randomValues(c.shape.reduce((a, b) => a * b), 900 + index), shape: c.shape };
+    const attrs = { axis: c.axis, keepDims: c.keepDims };
+    const expected = await runOn('cpu', tf.Mean, { x }, attrs);
+    const callsBefore = nativeConvCallCount();
+    const actual = await runOn('wasm', tf.Mean, { x }, attrs);
+    assert.equal(nativeConvCallCount() - callsBefore, c.addon ? 1 : 0, 'calls to the addon');
+    assert.deepEqual(actual.shape, expected.shape);
+    assertClose(actual.values, expected.values, 'mean');
+  }));
+}
+
 test('FusedConv2D falls back to XNNPACK for leaky ReLU and PReLU, with the same results as CPU', { skip: instructionSets.length === 0 && 'no AVX-512 or AVX2' }, async () => {
   const x = { values: randomValues(2 * 6 * 6 * 4, 1), shape: [2, 6, 6, 4] };
   const filter = { values: randomValues(3 * 3 * 4 * 8, 2), shape: [3, 3, 4, 8] };
@@ -183,6 +205,11 @@ test('the addon refuses tensors outside the memory and geometries with zero size
     assert.throws(() => run(memory, Int32Array.from(itemParams, (v, i) => (i === 9 ? 0 : v))), /geometry/);
   }
   assert.throws(() => addon.itemChannelConv(memory, Int32Array.from(itemParams, (v, i) => (i === 2 ? 63 : v))), /outside the memory/);
+  // Mean: x [outer, reduce, inner] and out [outer, inner] inside the memory, sizes from 1.
+  assert.doesNotThrow(() => addon.mean(memory, Int32Array.of(0, 48, 2, 3, 8)));
+  assert.throws(() => addon.mean(memory, Int32Array.of(0, 60, 2, 3, 8)), /outside the memory/);
+  assert.throws(() => addon.mean(memory, Int32Array.of(0, 48, 2, 0, 8)), /geometry/);
+  assert.throws(() => addon.mean(memory, Int32Array.of(0, 48, 2)), /params/);
 });
 
 test('a whole run on shapes-a with the addon (each instruction set) follows the same optimisation as with XNNPACK: traces and final objectives within float rounding', { skip: (instructionSets.length === 0 && 'no AVX-512 or AVX2') || skipWithoutShapesA }, async () => {

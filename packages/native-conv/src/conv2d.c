@@ -147,6 +147,7 @@ static inline float activate_scalar(float v, int activation) {
 #define VZERO() _mm512_setzero_ps()
 #define VSET1(x) _mm512_set1_ps(x)
 #define VADD(a, b) _mm512_add_ps(a, b)
+#define VDIV(a, b) _mm512_div_ps(a, b)
 #define VMAX(a, b) _mm512_max_ps(a, b)
 #define VMIN(a, b) _mm512_min_ps(a, b)
 #define VFMA(a, b, c) _mm512_fmadd_ps(a, b, c)
@@ -200,6 +201,7 @@ TARGET INLINE void transpose_avx512(__m512 *r) {
 
 #include "kernels.h"
 #include "item-channel.h"
+#include "reduce.h"
 #include "kernels-end.h"
 
 /* ---- AVX2 with FMA: 8 lanes, masks as vectors of all-ones lanes; 16 registers. ---- */
@@ -214,6 +216,7 @@ TARGET INLINE void transpose_avx512(__m512 *r) {
 #define VZERO() _mm256_setzero_ps()
 #define VSET1(x) _mm256_set1_ps(x)
 #define VADD(a, b) _mm256_add_ps(a, b)
+#define VDIV(a, b) _mm256_div_ps(a, b)
 #define VMAX(a, b) _mm256_max_ps(a, b)
 #define VMIN(a, b) _mm256_min_ps(a, b)
 #define VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
@@ -251,6 +254,7 @@ TARGET INLINE void transpose_avx2(__m256 *r) {
 
 #include "kernels.h"
 #include "item-channel.h"
+#include "reduce.h"
 #include "kernels-end.h"
 
 /* A loop order's kernel: x, filter, bias, y, geometry, a zero row, this thread's scratch, output rows [from, to). */
@@ -266,12 +270,13 @@ typedef struct {
   kernel_fn out_vec, in_vec, pix_vec;
   int pix_vecs; /* the pixel-vector order's vectors a block, at most */
   item_fn item_forward, item_backprop_input;
+  void (*mean_middle)(const float *, float *, long, long, long);
 } instruction_set;
 
 static const instruction_set avx512 = { "avx512", 16, conv_out_vec_avx512, conv_in_vec_avx512, conv_pix_vec_avx512, 4,
-                                        item_channel_forward_avx512, item_channel_backprop_input_avx512 };
+                                        item_channel_forward_avx512, item_channel_backprop_input_avx512, mean_middle_avx512 };
 static const instruction_set avx2 = { "avx2", 8, conv_out_vec_avx2, conv_in_vec_avx2, conv_pix_vec_avx2, 2,
-                                      item_channel_forward_avx2, item_channel_backprop_input_avx2 };
+                                      item_channel_forward_avx2, item_channel_backprop_input_avx2, mean_middle_avx2 };
 
 /*
  * What the CPU runs, best first; null where neither. Probed once per process (every engine thread shares
@@ -435,24 +440,30 @@ typedef struct {
   geometry g;
 } call_args;
 
-/* Reads (memory: Float32Array, params: Int32Array) into `a`; 0 where it threw (a TypeError or a RangeError naming what is wrong). */
-static int read_call(napi_env env, napi_callback_info info, const char *usage, call_args *a) {
-  size_t argc = 2;
+/* Reads (memory: Float32Array, params: Int32Array of at least min_params); 0 where it threw a TypeError. */
+static int read_arrays(napi_env env, napi_callback_info info, const char *usage, size_t min_params, float **memory, size_t *length,
+                       const int32_t **params) {
+  size_t argc = 2, params_length;
   napi_value args[2];
   napi_typedarray_type type;
-  size_t params_length;
-  void *memory, *params_data;
+  void *data, *params_data;
   if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok || argc < 2) { napi_throw_type_error(env, NULL, usage); return 0; }
-  if (napi_get_typedarray_info(env, args[0], &type, &a->length, &memory, NULL, NULL) != napi_ok || type != napi_float32_array) {
+  if (napi_get_typedarray_info(env, args[0], &type, length, &data, NULL, NULL) != napi_ok || type != napi_float32_array) {
     napi_throw_type_error(env, NULL, "memory must be a Float32Array"); return 0;
   }
   if (napi_get_typedarray_info(env, args[1], &type, &params_length, &params_data, NULL, NULL) != napi_ok || type != napi_int32_array
-      || params_length < P_COUNT) {
+      || params_length < min_params) {
     napi_throw_type_error(env, NULL, "params must be an Int32Array of the geometry"); return 0;
   }
-  const int32_t *p = (const int32_t *)params_data;
-  a->memory = (float *)memory;
-  a->p = p;
+  *memory = (float *)data;
+  *params = (const int32_t *)params_data;
+  return 1;
+}
+
+/* Reads (memory: Float32Array, params: Int32Array) into `a`; 0 where it threw (a TypeError or a RangeError naming what is wrong). */
+static int read_call(napi_env env, napi_callback_info info, const char *usage, call_args *a) {
+  if (!read_arrays(env, info, usage, P_COUNT, &a->memory, &a->length, &a->p)) return 0;
+  const int32_t *p = a->p;
   a->g = (geometry){ p[P_N], p[P_H], p[P_W_IN], p[P_CI], p[P_OH], p[P_OW], p[P_CO], p[P_KH], p[P_KW], p[P_SH], p[P_SW], p[P_DH], p[P_DW],
                      p[P_PAD_TOP], p[P_PAD_LEFT], p[P_ACTIVATION], p[P_CO] };
   const geometry g = a->g;
@@ -468,6 +479,20 @@ static int inside(napi_env env, const call_args *a, int index, size_t size, int 
   napi_throw_range_error(env, NULL, "tensor outside the memory");
   return 0;
 }
+
+#if HAVE_X86
+static napi_value undefined(napi_env env) {
+  napi_value result;
+  napi_get_undefined(env, &result);
+  return result;
+}
+#else
+/* Throws: this build has no kernels (not x86-64). */
+static napi_value not_built(napi_env env) {
+  napi_throw_error(env, NULL, "built without x86-64 vector kernels");
+  return NULL;
+}
+#endif
 
 #if HAVE_X86
 /* The instruction set to run on; throws where there is none. */
@@ -529,8 +554,8 @@ static napi_value conv2d(napi_env env, napi_callback_info info) {
   CHECK(napi_create_int32(env, pix_vec ? 2 : in_vec, &result));
   return result;
 #else
-  napi_throw_error(env, NULL, "built without x86-64 vector kernels");
-  return NULL;
+  (void)p;
+  return not_built(env);
 #endif
 }
 
@@ -555,12 +580,35 @@ static napi_value item_channel(napi_env env, napi_callback_info info, int forwar
   item_work work = { forward ? set->item_forward : set->item_backprop_input, a.memory + p[P_X], a.memory + p[P_W],
                      forward && p[P_BIAS] >= 0 ? a.memory + p[P_BIAS] : NULL, a.memory + p[P_Y], &g };
   parallel_for(item_rows, &work, g.n, threads_for(g.n, p[P_THREADS], (long)out * g.kh * g.kw * g.ci));
-  napi_value result;
-  napi_get_undefined(env, &result);
-  return result;
+  return undefined(env);
 #else
-  napi_throw_error(env, NULL, "built without x86-64 vector kernels");
-  return NULL;
+  (void)p;
+  return not_built(env);
+#endif
+}
+
+/*
+ * mean(memory: Float32Array, params: Int32Array): params are the float offsets of x and out in memory,
+ * then outer, reduce and inner (reduce.h): x [outer, reduce, inner] → out [outer, inner].
+ */
+static napi_value mean(napi_env env, napi_callback_info info) {
+  float *memory;
+  size_t length;
+  const int32_t *p;
+  if (!read_arrays(env, info, "mean(memory, params)", 5, &memory, &length, &p)) return NULL;
+  const long outer = p[2], reduce = p[3], inner = p[4];
+  if (outer < 1 || reduce < 1 || inner < 1) { napi_throw_range_error(env, NULL, "bad mean geometry"); return NULL; }
+  if (p[0] < 0 || p[1] < 0 || (size_t)p[0] + (size_t)outer * reduce * inner > length || (size_t)p[1] + (size_t)outer * inner > length) {
+    napi_throw_range_error(env, NULL, "tensor outside the memory"); return NULL;
+  }
+#if HAVE_X86
+  const instruction_set *set = require_set(env);
+  if (set == NULL) return NULL;
+  set->mean_middle(memory + p[0], memory + p[1], outer, reduce, inner);
+  return undefined(env);
+#else
+  (void)p;
+  return not_built(env);
 #endif
 }
 
@@ -616,6 +664,7 @@ NAPI_MODULE_INIT() {
     { "isa", NULL, isa, NULL, NULL, NULL, napi_default, NULL },
     { "itemChannelConv", NULL, item_channel_conv, NULL, NULL, NULL, napi_default, NULL },
     { "itemChannelConvBackpropInput", NULL, item_channel_conv_backprop_input, NULL, NULL, NULL, napi_default, NULL },
+    { "mean", NULL, mean, NULL, NULL, NULL, napi_default, NULL },
   };
   if (napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties) != napi_ok) return NULL;
   return exports;

@@ -26,6 +26,11 @@ export interface NativeConvAddon {
   itemChannelConv(memory: Float32Array, params: Int32Array): void;
   /** itemChannelConv's input gradient: params' x offset is dy [n, oh, ow], its y offset dx [n, h, w, ci]; no bias. */
   itemChannelConvBackpropInput(memory: Float32Array, params: Int32Array): void;
+  /**
+   * The mean of x [outer, reduce, inner] over its middle axis, into out [outer, inner]; `params`: the
+   * float offsets of x and out, then outer, reduce, inner. Each sum is taken in order along the axis.
+   */
+  mean(memory: Float32Array, params: Int32Array): void;
   /** Whether this CPU runs the kernels (AVX-512F, or AVX2 with FMA). */
   supported(): boolean;
   /**

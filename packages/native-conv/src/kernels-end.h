@@ -10,6 +10,7 @@
 #undef VZERO
 #undef VSET1
 #undef VADD
+#undef VDIV
 #undef VMAX
 #undef VMIN
 #undef VFMA

@@ -38,7 +38,7 @@ import {
   ITEM_CHANNEL_CONV_BACKPROP_INPUT_KERNEL, ITEM_CHANNEL_CONV_KERNEL, itemChannelConvBackpropInputKernel, itemChannelConvGradient, itemChannelConvKernel,
 } from './item-channel-conv.ts';
 import { maxPoolGrad } from './max-pool-grad.ts';
-import { nativeConv2D, nativeFusedConv2D, nativeItemChannelConv, nativeItemChannelConvBackpropInput, setNativeConvState } from './native-conv.ts';
+import { nativeConv2D, nativeFusedConv2D, nativeItemChannelConv, nativeItemChannelConvBackpropInput, nativeMean, setNativeConvState } from './native-conv.ts';
 import { meanGradient, sumGradient } from './reduction-gradients.ts';
 import { REDIRECTED_RELU_GRAD_KERNEL, redirectedReluGradKernel } from './redirected-relu-grad.ts';
 import { RELU_GRAD_KERNEL, reluGradient, reluGradKernel } from './relu-grad.ts';
@@ -108,7 +108,8 @@ function replaceGradient(ours: tf.GradConfig): () => void {
 
 /**
  * Registers the addon's (AVX-512 or AVX2) `Conv2D` and `FusedConv2D` of native-conv.ts over tfjs-backend-wasm's (which
- * stay as their fallbacks), and its item-channel kernels over ours (call registerWasmGradientKernels first), splitting large convolutions over `threads` threads. Does nothing where the
+ * stay as their fallbacks), its item-channel kernels over ours (call registerWasmGradientKernels first) and its
+ * `Mean` over tfjs-backend-wasm's, splitting large convolutions over `threads` threads. Does nothing where the
  * addon is not built or this CPU cannot run it (`nativeConvUnavailableReason` says why). Idempotent;
  * returns the function that puts XNNPACK's kernels back (the benchmark's comparison).
  */
@@ -121,6 +122,7 @@ export function registerNativeConvKernels(threads: number, backendName = 'wasm')
     // Over the WebAssembly item-channel kernels, which registerWasmGradientKernels registers first.
     replaceKernelFallingBack('native-conv', ITEM_CHANNEL_CONV_KERNEL, backendName, nativeItemChannelConv(addon)),
     replaceKernelFallingBack('native-conv', ITEM_CHANNEL_CONV_BACKPROP_INPUT_KERNEL, backendName, nativeItemChannelConvBackpropInput(addon)),
+    replaceKernelFallingBack('native-conv', tf.Mean, backendName, nativeMean(addon)),
   ];
   setNativeConvState({ active: true, threads });
   return () => {
