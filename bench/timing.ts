@@ -1,6 +1,7 @@
 /**
  * Wall-clock timing with Node's own timer: warm-up runs, then N measured runs, reporting the fastest
- * (the figure the tables use: other processes on a shared machine only ever add time) and the median.
+ * (the figure the tables use: other processes on a shared machine only ever add time) and the median;
+ * several runs timed in alternating rounds (`timeInterleaved`).
  */
 import { performance } from 'node:perf_hooks';
 
@@ -24,7 +25,8 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
-export async function timeRuns(run: () => unknown | Promise<unknown>, options: TimingOptions): Promise<Timing> {
+/** Warm-up, then the samples (ms) `options` asks for. */
+async function sampleRuns(run: () => unknown | Promise<unknown>, options: TimingOptions): Promise<number[]> {
   for (let i = 0; i < options.warmupRuns; i++) await run();
   const samples: number[] = [];
   let totalMs = 0;
@@ -36,5 +38,21 @@ export async function timeRuns(run: () => unknown | Promise<unknown>, options: T
     samples.push(elapsed);
     totalMs += elapsed;
   }
-  return { minMs: Math.min(...samples), medianMs: median(samples), runs: samples.length };
+  return samples;
+}
+
+const timingOf = (samples: number[]): Timing => ({ minMs: Math.min(...samples), medianMs: median(samples), runs: samples.length });
+
+/**
+ * Times several runs in alternating rounds (a, b, a, b, …; warm-up in the first round only), pooling
+ * each one's samples, so that a load that comes and goes during the measurement (other tenants of a
+ * shared machine) falls on all of them alike rather than on whichever ran then: the step-cost group's
+ * forward pass and step, whose ratio is the figure.
+ */
+export async function timeInterleaved(runs: ReadonlyArray<() => unknown | Promise<unknown>>, options: TimingOptions, rounds: number): Promise<Timing[]> {
+  const pooled = runs.map(() => [] as number[]);
+  for (let round = 0; round < rounds; round++) {
+    for (const [i, run] of runs.entries()) pooled[i]!.push(...(await sampleRuns(run, round === 0 ? options : { ...options, warmupRuns: 0 })));
+  }
+  return pooled.map(timingOf);
 }

@@ -10,7 +10,7 @@ import { visualize } from '@featurevis/engine';
 import { initBackend, installInputOnlyGradients, registerWasmGradientKernels } from '@featurevis/engine/backends';
 import { benchImages, stepCostModels, type BenchModel } from '../models.ts';
 import { countForwardFlops } from '../flops.ts';
-import { timeRuns, type TimingOptions } from '../timing.ts';
+import { timeInterleaved, type TimingOptions } from '../timing.ts';
 import type { BenchGroup, BenchOptions, BenchRow } from './types.ts';
 
 /**
@@ -45,9 +45,10 @@ const variantsByBackend: Record<string, Variant[]> = {
 
 function timingFor(backend: string, options: BenchOptions): TimingOptions {
   if (backend === 'cpu') return options.quick ? { warmupRuns: 1, measuredRuns: 2 } : { warmupRuns: 1, measuredRuns: 3 };
-  // Small cases (a 32-px batch of 4: well under a millisecond) take more samples, up to 60, for the
-  // same few hundred milliseconds a larger case spends on its 5 or 9.
-  return options.quick ? { warmupRuns: 2, measuredRuns: 5, minTotalMs: 100, maxRuns: 60 } : { warmupRuns: 3, measuredRuns: 9, minTotalMs: 200, maxRuns: 60 };
+  // Small cases (a 32-px batch of 4: a forward pass of 0.2 ms) take more samples, up to 500 a round,
+  // for about the time a larger case spends on its 5 or 9: with 60 their fastest runs moved by a third
+  // between runs of the benchmark.
+  return options.quick ? { warmupRuns: 2, measuredRuns: 5, minTotalMs: 100, maxRuns: 500 } : { warmupRuns: 3, measuredRuns: 9, minTotalMs: 200, maxRuns: 500 };
 }
 
 function forwardOnce(model: BenchModel, images: tf.Tensor4D): void {
@@ -93,8 +94,9 @@ async function measure(model: BenchModel, batch: number, backend: string, varian
   try {
     const timing = timingFor(backend, options);
     const flops = await countForwardFlops(() => tf.tidy(() => tf.mean(model.model.activations(images, [model.objectiveLayer])[0])));
-    const forward = await timeRuns(() => forwardOnce(model, images), timing);
-    const step = await timeRuns(() => stepOnce(model, images), timing);
+    // Forward and step in three alternating rounds (one on the slow pure-JS backend), so a passing load
+    // falls on both alike.
+    const [forward, step] = await timeInterleaved([() => forwardOnce(model, images), () => stepOnce(model, images)], timing, backend === 'cpu' ? 1 : 3);
     row.forwardMs = forward.minMs;
     row.forwardMedianMs = forward.medianMs;
     row.stepMs = step.minMs;
