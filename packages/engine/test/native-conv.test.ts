@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import { loadNativeConv, NATIVE_CONV_LOOP_ORDERS } from '@featurevis/native-conv';
 import { initBackend, nativeConvActive, nativeConvUnavailableReason, registerNativeConvKernels } from '@featurevis/engine/backends';
-import { nativeConvCallCount, nativeConvLoopOrderCounts, setNativeConvState } from '../src/backends/wasm/native-conv.ts';
+import { nativeConvCallCount, nativeConvLoopOrderCounts, nativeConvSplitCount, setNativeConvState } from '../src/backends/wasm/native-conv.ts';
 import { assertClose, instructionSets, onInstructionSet, randomValues, runOn, withXnnpackConvolutions } from './helpers/kernel-comparison.ts';
 import { shapesA, skipWithoutShapesA } from './helpers/shapes-a.ts';
 import { visualize } from '../src/index.ts';
@@ -36,7 +36,7 @@ test('the addon is built and runs the WASM backend\'s convolutions on a CPU with
   }
 });
 
-/** `channels` [in, out]; `threads` the addon may split over (it splits from 2 M multiply-adds a thread). */
+/** `channels` [in, out]; `threads` the addon may split over (it splits from 8 M multiply-adds a thread). */
 const cases: Array<{ batch: number; inputHw: [number, number]; filterHw: [number, number]; channels: [number, number]; stride: number | [number, number]; dilation?: number | [number, number]; pad: Pad; threads?: number }> = [
   // Over output channels: 16 a vector, one and two vectors, tails; 8 output pixels a block with a tail.
   { batch: 2, inputHw: [9, 11], filterHw: [3, 3], channels: [3, 16], stride: 1, pad: 'same' },
@@ -65,10 +65,11 @@ const cases: Array<{ batch: number; inputHw: [number, number]; filterHw: [number
   { batch: 2, inputHw: [6, 33], filterHw: [3, 3], channels: [17, 7], stride: 1, dilation: [1, 2], pad: 'same' },
   { batch: 3, inputHw: [6, 32], filterHw: [3, 3], channels: [1, 2], stride: 1, pad: 'same' },
   { batch: 2, inputHw: [7, 36], filterHw: [2, 3], channels: [9, 16], stride: [2, 1], pad: 'valid' },
-  // Split over two threads (rows of the batch × height), every loop order.
+  // Split over two threads (rows of the batch × height; each above 16 M multiply-adds, checked), every loop order.
   { batch: 5, inputHw: [23, 32], filterHw: [3, 3], channels: [16, 32], stride: 1, pad: 'same', threads: 2 },
-  { batch: 7, inputHw: [31, 32], filterHw: [3, 3], channels: [32, 3], stride: 1, pad: 'same', threads: 2 },
-  { batch: 12, inputHw: [32, 32], filterHw: [3, 3], channels: [3, 16], stride: 1, pad: 'same', threads: 2 },
+  { batch: 20, inputHw: [31, 32], filterHw: [3, 3], channels: [32, 3], stride: 1, pad: 'same', threads: 2 },
+  { batch: 40, inputHw: [32, 32], filterHw: [3, 3], channels: [3, 16], stride: 1, pad: 'same', threads: 2 },
+  { batch: 14, inputHw: [40, 40], filterHw: [3, 3], channels: [64, 5], stride: 2, pad: 'same', threads: 2 },
 ];
 
 /** Loop orders the cases took, per instruction set (checked after the cases: each order is exercised). */
@@ -98,9 +99,11 @@ for (const [index, c] of cases.entries()) {
     const expected = await runOn('cpu', tf.Conv2D, { x, filter }, attrs);
     const callsBefore = nativeConvCallCount();
     const ordersBefore = new Map(nativeConvLoopOrderCounts());
+    const splitsBefore = nativeConvSplitCount();
     const actual = await runOn('wasm', tf.Conv2D, { x, filter }, attrs);
     assert.equal(nativeConvCallCount(), callsBefore + 1, 'the addon ran');
     noteLoopOrders(set, ordersBefore);
+    assert.equal(nativeConvSplitCount() - splitsBefore, c.threads ? 1 : 0, 'split over threads');
     assert.deepEqual(actual.shape, expected.shape);
     assertClose(actual.values, expected.values, 'y');
   }));

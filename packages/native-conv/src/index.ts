@@ -31,6 +31,8 @@ export interface NativeConvAddon {
    * float offsets of x and out, then outer, reduce, inner. Each sum is taken in order along the axis.
    */
   mean(memory: Float32Array, params: Int32Array): void;
+  /** The threads the calling thread's last call ran on (1: not split; 0 before any call). */
+  lastCallThreads(): number;
   /** Whether this CPU runs the kernels (AVX-512F, or AVX2 with FMA). */
   supported(): boolean;
   /**

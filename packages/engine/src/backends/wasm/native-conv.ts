@@ -46,6 +46,13 @@ export function nativeConvLoopOrderCounts(): ReadonlyMap<(typeof NATIVE_CONV_LOO
   return loopOrderCounts;
 }
 
+/** Convolutions the addon split over more than one thread in this thread (the tests check large ones do). */
+let splitCalls = 0;
+
+export function nativeConvSplitCount(): number {
+  return splitCalls;
+}
+
 export function nativeConvActive(): boolean {
   return active;
 }
@@ -96,6 +103,7 @@ function convolveNatively(addon: NativeConvAddon, args: KernelArgs, bias: tf.Ten
     info.padInfo.top, info.padInfo.left, activationCode, threads));
   const name = NATIVE_CONV_LOOP_ORDERS[order];
   if (name != null) loopOrderCounts.set(name, (loopOrderCounts.get(name) ?? 0) + 1);
+  if (addon.lastCallThreads() > 1) splitCalls++;
   return out;
 }
 
