@@ -707,7 +707,10 @@ function toRecord(job: Job<QueuedJobData, JobOutcome>, state: JobState | 'unknow
     progress: computed
       ? { step: steps, steps, objective: typeof computedObjective === 'number' ? computedObjective : null }
       : { step: progress.step ?? (status === 'succeeded' ? steps : 0), steps: progress.steps ?? steps, objective: runningIn ? null : progress.objective ?? null },
-    attempts: job.attemptsMade,
+    // BullMQ counts an attempt when it moves the job to completed or failed: a job already computed or
+    // ended by its worker counts the attempt that did so before BullMQ has it (else a client could
+    // read `succeeded` with 0 attempts for a moment).
+    attempts: job.attemptsMade + (computed != null || ended != null ? 1 : 0),
     createdAt: job.data.createdAt ?? job.timestamp,
     // A succeeded job whose result was stored with its run's times keeps them once BullMQ has it
     // (for a unit handed over, BullMQ's times are the hand-over's).

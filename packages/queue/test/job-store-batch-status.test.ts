@@ -38,8 +38,9 @@ test('a sweep unit held by a batched run reads running at the leader\'s step, th
   const outcome: JobOutcome = { images: [], snapshots: [], metadata: { key: `jobs/${computed}/metadata.json` }, metrics: { objective: 2.5 } };
   assert.equal(await store.putResult(computed, outcome, { sweepId: created.id, startedAt: 1000, finishedAt: 2000 }), 'counted');
   const stored = await store.get(computed);
-  assert.deepEqual({ status: stored.status, outcome: stored.outcome, progress: stored.progress, startedAt: stored.startedAt, finishedAt: stored.finishedAt },
-    { status: 'succeeded', outcome, progress: { step: steps, steps, objective: 2.5 }, startedAt: 1000, finishedAt: 2000 });
+  // One attempt, though BullMQ (which counts it on completing the job) still has the unit waiting.
+  assert.deepEqual({ status: stored.status, outcome: stored.outcome, progress: stored.progress, startedAt: stored.startedAt, finishedAt: stored.finishedAt, attempts: stored.attempts },
+    { status: 'succeeded', outcome, progress: { step: steps, steps, objective: 2.5 }, startedAt: 1000, finishedAt: 2000, attempts: 1 });
   assert.deepEqual((await store.getSweep(created.id)).counts, { queued: 0, running: 2, succeeded: 1, failed: 0, canceled: 0 });
   await assert.rejects(store.cancel(computed), /already succeeded/);
   // Stored again (a retried run): kept, counted once.
@@ -120,8 +121,8 @@ test('a job its worker has recorded failed or canceled reads so at once, with th
   assert.equal(await store.recordFinal(failed, created.id, 'failed', 0, { error: 'conv: out of memory' }), true);
   assert.equal(await store.recordFinal(canceled, created.id, 'canceled'), true);
   const [f, c, o] = await store.getMany([failed, canceled, other]);
-  assert.deepEqual({ status: f!.status, error: f!.error, finished: typeof f!.finishedAt }, { status: 'failed', error: 'conv: out of memory', finished: 'number' });
-  assert.deepEqual({ status: c!.status, error: c!.error }, { status: 'canceled', error: null });
+  assert.deepEqual({ status: f!.status, error: f!.error, finished: typeof f!.finishedAt, attempts: f!.attempts }, { status: 'failed', error: 'conv: out of memory', finished: 'number', attempts: 1 });
+  assert.deepEqual({ status: c!.status, error: c!.error, attempts: c!.attempts }, { status: 'canceled', error: null, attempts: 1 });
   assert.equal(o!.status, 'queued');
   // The sweep's counts say the same.
   const counts = (await store.getSweep(created.id)).counts;
