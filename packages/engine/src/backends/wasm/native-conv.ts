@@ -2,8 +2,9 @@
  * `Conv2D` and `FusedConv2D` for the WASM backend in AVX-512, or AVX2 with FMA on CPUs without it (the
  * @featurevis/native-conv addon, built from C at install time), on the tensors where they live in
  * tfjs-backend-wasm's heap. The input
- * gradients (conv2d-backprop-input.ts) run through `Conv2D`, so they use it too; so do the layer
- * sweep's item-channel kernels (item-channel-conv.ts), forward and input gradient.
+ * gradients (conv2d-backprop-input.ts) run through `Conv2D`, so they use it too. The addon also runs
+ * the layer sweep's item-channel kernels (item-channel-conv.ts), forward and input gradient, and `Mean`
+ * over consecutive axes (a global average pool).
  *
  * Why: XNNPACK inside WebAssembly is limited to 128-bit SIMD; on this project's machines (AMD EPYC,
  * AVX-512) the same convolutions in native 512-bit code ran 2–5.5× faster on one thread (batch 64,
@@ -161,7 +162,8 @@ export function nativeItemChannelConvBackpropInput(addon: NativeConvAddon) {
 /**
  * `Mean` over a run of consecutive axes with at least 4 values inside it (a global average pool: NHWC
  * over H and W), as x [outer, reduce, inner] → [outer, inner] in one pass (reduce.h), where
- * tfjs-backend-wasm transposes x first: 64 × 8 × 8 × 64 over H and W 395 → 25 µs. Other means fall back.
+ * tfjs-backend-wasm transposes x first: 64 × 8 × 8 × 64 over H and W 395 → 72 µs through tfjs (11 µs of
+ * it the kernel). Other means fall back.
  */
 export function nativeMean(addon: NativeConvAddon) {
   return (args: KernelArgs, fallback: tf.KernelFunc): tf.TensorInfo => {
