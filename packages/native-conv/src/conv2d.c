@@ -74,11 +74,20 @@ static inline float *slot_for(row_scratch s, const geometry *g, int n, int iy, s
  * order) 12–19 %; with a vector's worth of input channels or more into the output-channel order they
  * changed nothing measurable (±4 %), so those read the input's own rows and save the copies.
  */
+/* Taps [first, end) of a filter row (item-channel.h), or columns [first, end) of a padded row. */
+typedef struct { int first, end; } tap_span;
+
+/* The columns [first, end) of a padded (or planar) row `width` wide that lie inside the input: column j is input column j − pad_left. */
+static inline tap_span columns_inside(const geometry *g, int width) {
+  const int first = g->pad_left > 0 ? (g->pad_left < width ? g->pad_left : width) : 0;
+  const int end = g->w + g->pad_left < width ? g->w + g->pad_left : width;
+  return (tap_span){ first, end < first ? first : end };
+}
+
 static inline void input_rows(const float *x, const geometry *g, int n, int oy, row_scratch s) {
   const int width = padded_width(g);
-  const int first = g->pad_left > 0 ? (g->pad_left < width ? g->pad_left : width) : 0; /* first column inside the input */
-  int end = g->w + g->pad_left < width ? g->w + g->pad_left : width;                    /* one past the last */
-  if (end < first) end = first;
+  const tap_span inside = columns_inside(g, width);
+  const int first = inside.first, end = inside.end;
   for (int ky = 0; ky < g->kh; ky++) {
     const int iy = oy * g->sh - g->pad_top + ky * g->dh;
     const float *in = iy < 0 || iy >= g->h ? NULL : x + ((size_t)n * g->h + iy) * g->w * g->ci;
@@ -116,9 +125,6 @@ static inline const float *tap_run(const float *row, const geometry *g, int padd
   if (padded) return in_row ? row + (size_t)(ix + g->pad_left) * g->ci : zeros;
   return in_row && ix >= 0 && ix < g->w ? row + (size_t)ix * g->ci : zeros;
 }
-
-/* Taps [first, end) of a filter row (item-channel.h). */
-typedef struct { int first, end; } tap_span;
 
 /* The taps of a filter row inside the input for output column ox (end ≤ first: none). */
 static inline tap_span taps_inside(const geometry *g, int ox) {

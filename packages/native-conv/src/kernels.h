@@ -103,13 +103,14 @@ TARGET INLINE void FN(in_vec_block)(const row_scratch *s, const float *wt, const
   const int pixels = g->ow - ox0 < PIXELS_IN ? g->ow - ox0 : PIXELS_IN;
   V acc[16];
   for (int a = 0; a < 16; a++) acc[a] = VZERO();
-  const tap_runs t = tap_runs_of(g, s->padded, ox0, pixels);
+  /* This order always reads padded rows (conv2d.c). */
+  const tap_runs t = tap_runs_of(g, 1, ox0, pixels);
   for (int ky = 0; ky < g->kh; ky++) {
     const float *row = s->rows[ky];
     if (row == NULL) continue;
     for (int kx = 0; kx < t.runs; kx++) {
       const float *in[8];
-      for (int p = 0; p < PIXELS_IN; p++) in[p] = tap_run(row, g, s->padded, zeros, ox0 + p, p < pixels, kx);
+      for (int p = 0; p < PIXELS_IN; p++) in[p] = tap_run(row, g, 1, zeros, ox0 + p, p < pixels, kx);
       /* wt is laid out [kh, co, kw, ci]: output o's taps of this row, from kx on. */
       const float *taps = wt + ((size_t)(ky * g->co + co0) * g->kw + kx) * g->ci;
       const size_t out_stride = (size_t)g->kw * g->ci;
@@ -162,8 +163,8 @@ TARGET static void FN(conv_in_vec)(const float *x, const float *wt, const float 
  * columns inside the input are written (the same ones for every row), so the padding stays zero.
  */
 TARGET static void FN(planar_rows)(const float *x, const geometry *g, int n, int oy, row_scratch s) {
-  const int first = g->pad_left > 0 ? g->pad_left : 0;
-  const int end = g->w + g->pad_left < s.planar_width ? g->w + g->pad_left : s.planar_width;
+  const tap_span inside = columns_inside(g, s.planar_width);
+  const int first = inside.first, end = inside.end;
   const size_t plane = (size_t)s.planar_width;
   for (int ky = 0; ky < g->kh; ky++) {
     const int iy = oy * g->sh - g->pad_top + ky * g->dh;
